@@ -1,12 +1,18 @@
 //! pier-testkit: what the end-to-end tests and benchmarks need to drive a real pierd.
 //!
 //! - [`Registry`]: a throwaway docker-registry on a free loopback port, with a minimal pusher.
+//! - [`fixtures`]: images built from scratch (busybox, whiteouts, schema2/OCI, multi-platform,
+//!   gzip/zstd, large) pushed to a Registry, each described by an [`Image`].
 //! - [`http`]: a tiny blocking HTTP/1.1 client (TCP or unix socket) for raw API calls.
 //!
 //! Everything here is synchronous std code and cleans up what it creates on drop (processes
 //! by their PID only, directories it made).
 
+pub mod fixtures;
 pub mod http;
+pub mod layer;
 pub mod registry;
 
+pub use fixtures::{busybox_rootfs_tar, Format, Image};
+pub use layer::{Compression, Entry, LayerBuilder};
 pub use registry::{free_port, sha256_digest, Registry};
