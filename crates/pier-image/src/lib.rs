@@ -1,1 +1,27 @@
-//! pier-image
+//! pier-image: everything about images that needs no network and no async.
+//!
+//! - [`digest`]: sha256 digests and hashing adapters.
+//! - [`reference`]: docker's image reference grammar and normalization (`busybox` →
+//!   `docker.io/library/busybox`), with docker's error messages.
+//! - [`content`]: the content store, blobs by digest, written ingest-then-commit.
+//!
+//! Everything here is synchronous; the daemon calls it from `spawn_blocking`.
+
+pub mod content;
+pub mod digest;
+pub mod reference;
+
+pub use content::{BlobWriter, ContentError, ContentStore};
+pub use digest::{Digest, DigestError, Sha256Reader, Sha256Writer};
+pub use reference::{parse_normalized, Reference, ReferenceError};
+
+/// Any pier-image error, for callers that do not need to tell the modules apart.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Content(#[from] ContentError),
+}
