@@ -1,6 +1,14 @@
-//! Engine API vocabulary shared by pierd and tools: the API versions pier speaks.
+//! Engine API vocabulary shared by pierd and its clients: the API versions pier speaks and how a
+//! client's version is checked ([`version`]), the classification of errors into HTTP statuses
+//! ([`errors`]), the JSON progress messages of pull/import/push streams ([`progress`]) and the
+//! response bodies whose exact JSON shape the docker CLI relies on ([`models`]).
+//!
+//! Everything here is plain data: no I/O, no async.
 
-/// The newest Docker Engine API version pier implements.
-pub const API_VERSION: &str = "1.50";
-/// The oldest API version pier accepts in a versioned path (`/v1.24/...`).
-pub const MIN_API_VERSION: &str = "1.24";
+pub mod errors;
+pub mod models;
+pub mod progress;
+pub mod version;
+
+pub use errors::{ErrorKind, ErrorResponse};
+pub use version::{ApiVersion, API_VERSION, MIN_API_VERSION};
