@@ -3,16 +3,24 @@
 //! - [`Registry`]: a throwaway docker-registry on a free loopback port, with a minimal pusher.
 //! - [`fixtures`]: images built from scratch (busybox, whiteouts, schema2/OCI, multi-platform,
 //!   gzip/zstd, large) pushed to a Registry, each described by an [`Image`].
+//! - [`Daemon`]: a pierd with its own dirs and socket; [`docker`] / [`pier`] CLIs pointed at it.
+//! - [`SlowProxy`]: a throttling TCP proxy, to interrupt transfers on purpose.
 //! - [`http`]: a tiny blocking HTTP/1.1 client (TCP or unix socket) for raw API calls.
 //!
 //! Everything here is synchronous std code and cleans up what it creates on drop (processes
 //! by their PID only, directories it made).
 
+pub mod cli;
+pub mod daemon;
 pub mod fixtures;
 pub mod http;
 pub mod layer;
+pub mod proxy;
 pub mod registry;
 
+pub use cli::{docker, pier, run, Run, SKIP_DOCKER};
+pub use daemon::{skip_reason, Daemon, DaemonOpts};
 pub use fixtures::{busybox_rootfs_tar, Format, Image};
 pub use layer::{Compression, Entry, LayerBuilder};
+pub use proxy::SlowProxy;
 pub use registry::{free_port, sha256_digest, Registry};

@@ -1,0 +1,361 @@
+//! A pierd for one test: its own data root, exec root, socket and pid file in a fresh short
+//! dir under /tmp (unix socket paths must stay under 108 bytes).
+//!
+//! [`Daemon::start`] runs `target/release/pierd` (`PIER_BIN_DIR` overrides the directory) with
+//! dockerd's flags and returns once `GET /_ping` answers 200 on the socket. Dropping it sends
+//! SIGTERM, waits up to 10 s, then SIGKILL — always to the PID it started and nothing else —
+//! then detaches every mount under its dirs (deepest first, from /proc/self/mountinfo) and only
+//! then removes the dirs, so a leftover bind mount can never make cleanup delete host files.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::http::{unix_request, Response};
+
+/// Directory holding the release binaries: `PIER_BIN_DIR`, else `<workspace>/target/release`
+/// (or `$CARGO_TARGET_DIR/release`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PIER_BIN_DIR") {
+        return d.into();
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(t).join("release");
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/release")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release"))
+}
+
+/// Path of the pierd binary.
+pub fn pierd_bin() -> PathBuf {
+    bin_dir().join("pierd")
+}
+
+/// Path of the pier CLI binary.
+pub fn pier_bin() -> PathBuf {
+    bin_dir().join("pier")
+}
+
+/// Why daemon tests cannot run here (not root, pierd not built), or None when they can.
+/// Tests print `SKIP: <reason>` and return when this is Some.
+pub fn skip_reason() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("needs root".into());
+    }
+    if !pierd_bin().is_file() {
+        return Some(format!(
+            "{} not built (cargo build --release -p pierd -p pier)",
+            pierd_bin().display()
+        ));
+    }
+    None
+}
+
+/// Options for [`Daemon::start`].
+#[derive(Debug, Clone, Default)]
+pub struct DaemonOpts {
+    /// Extra arguments after the standard ones (e.g. `--insecure-registry`, `--log-level`).
+    pub args: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl DaemonOpts {
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+}
+
+/// A running pierd. See the module docs.
+pub struct Daemon {
+    dir: PathBuf,
+    opts: DaemonOpts,
+    child: Option<Child>,
+    /// How many times the daemon was started (the log is split per start).
+    starts: u32,
+}
+
+impl Daemon {
+    /// Start a pierd; panics with its log when it does not answer `/_ping` within 30 s.
+    pub fn start(opts: DaemonOpts) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("pier-")
+            .tempdir_in("/tmp")
+            .expect("create daemon temp dir")
+            .keep();
+        for d in ["root", "exec", "docker-config"] {
+            fs::create_dir_all(dir.join(d)).expect("create daemon dirs");
+        }
+        let mut d = Daemon {
+            dir,
+            opts,
+            child: None,
+            starts: 0,
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "daemon already running");
+        self.starts += 1;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open daemon log");
+        use std::io::Write;
+        let _ = writeln!(&log, "=== pier-testkit: start #{} ===", self.starts);
+        let _ = fs::remove_file(self.socket());
+        let mut cmd = Command::new(pierd_bin());
+        cmd.arg("-H")
+            .arg(self.host())
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--pidfile")
+            .arg(self.dir.join("pierd.pid"))
+            .args(&self.opts.args)
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", pierd_bin().display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
+                panic!(
+                    "pierd exited during startup ({status}); log:\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(r) = unix_request(&self.socket(), "GET", "/_ping", None) {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "pierd did not answer /_ping within 30 s; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The per-daemon directory (everything below it is removed on drop).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// `--data-root`
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+    /// `--exec-root`
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.join("exec")
+    }
+    /// The API socket path.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("pier.sock")
+    }
+    /// "unix://<socket>"
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+    /// A DOCKER_CONFIG dir private to this daemon (never the user's ~/.docker).
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir.join("docker-config")
+    }
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("pierd.log")
+    }
+    /// Everything pierd wrote to stdout/stderr (all starts).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+    /// PID of the running pierd (panics when it is stopped).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon not running").id()
+    }
+    /// Whether the process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// SIGTERM, wait up to `timeout`, SIGKILL. Returns whether it exited on SIGTERM.
+    pub fn stop(&mut self, timeout: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        if !matches!(child.try_wait(), Ok(None)) {
+            return true;
+        }
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// SIGKILL pierd (no cleanup on its side) and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stop (if running) and start again with the same dirs and options.
+    pub fn restart(&mut self) {
+        self.stop(Duration::from_secs(10));
+        self.spawn();
+    }
+
+    /// Start again after [`Daemon::kill9`] or [`Daemon::stop`].
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
+    /// One raw Engine API call (`path` with or without a `/v1.50` prefix); body sent as JSON.
+    pub fn api(&self, method: &str, path: &str, body: Option<&[u8]>) -> Response {
+        unix_request(&self.socket(), method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path} on {}: {e}", self.socket().display()))
+    }
+
+    /// Like [`Daemon::api`] but returns the I/O error (the daemon may be down).
+    pub fn try_api(&self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<Response> {
+        unix_request(&self.socket(), method, path, body)
+    }
+}
+
+/// Mount points at or under `dir`, deepest first (from /proc/self/mountinfo).
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found.dedup();
+    found
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Detach every mount under `dir` (deepest first), repeating while some remain (stacked
+/// mounts), then remove `dir` — but only when nothing is mounted below it any more.
+pub fn unmount_and_remove(dir: &Path) {
+    for _ in 0..10 {
+        let mounts = mounts_under(dir);
+        if mounts.is_empty() {
+            break;
+        }
+        for m in mounts {
+            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    if mounts_under(dir).is_empty() {
+        let _ = fs::remove_dir_all(dir);
+    } else {
+        eprintln!(
+            "pier-testkit: not removing {}: mounts remain under it",
+            dir.display()
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(10));
+        if std::thread::panicking() && std::env::var_os("PIER_KEEP_DIRS").is_some() {
+            eprintln!("pier-testkit: keeping {}", self.dir.display());
+            return;
+        }
+        unmount_and_remove(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescapes_mountinfo_paths() {
+        assert_eq!(unescape_mountinfo(r"/tmp/a\040b\134c"), r"/tmp/a b\c");
+        assert_eq!(unescape_mountinfo(r"/x\04"), r"/x\04");
+    }
+
+    #[test]
+    fn unmounts_before_removing() {
+        if !nix::unistd::geteuid().is_root() {
+            println!("SKIP: needs root");
+            return;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("pier-t-")
+            .tempdir_in("/tmp")
+            .unwrap()
+            .keep();
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("precious"), "keep me").unwrap();
+        let target = dir.join("m");
+        fs::create_dir(&target).unwrap();
+        nix::mount::mount(
+            Some(src.path()),
+            &target,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        assert_eq!(mounts_under(&dir), vec![target.clone()]);
+        unmount_and_remove(&dir);
+        assert!(!dir.exists());
+        assert!(
+            src.path().join("precious").exists(),
+            "bind source was deleted"
+        );
+    }
+}
