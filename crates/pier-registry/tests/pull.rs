@@ -1,0 +1,210 @@
+//! Pull against a real registry (Debian's docker-registry on loopback, via pier-testkit), plus
+//! the error cases docker users see.
+
+use futures::StreamExt;
+use pier_image::digest::Digest;
+use pier_image::reference::{parse_normalized, Reference};
+use pier_registry::{AuthConfig, Client, ClientOptions, Platform, RegistryError};
+use pier_testkit::fixtures::{self, Format};
+use pier_testkit::registry::Registry;
+
+fn client() -> Client {
+    Client::new(ClientOptions::default()).unwrap()
+}
+
+fn r(s: &str) -> Reference {
+    parse_normalized(s).unwrap()
+}
+
+fn host_platform() -> Platform {
+    Platform::new("linux", fixtures::host_arch(), None)
+}
+
+#[tokio::test]
+async fn resolves_and_fetches_a_schema2_image() {
+    let reg = Registry::start();
+    let img = fixtures::busybox(&reg);
+    let c = client();
+    let anon = AuthConfig::anonymous();
+    let res = c
+        .resolve(&r(&img.reference()), &host_platform(), &anon)
+        .await
+        .unwrap();
+    assert_eq!(res.digest.to_string(), img.digest);
+    assert_eq!(res.manifest_digest.to_string(), img.manifest_digest);
+    assert_eq!(Digest::sha256(&res.manifest), res.manifest_digest);
+    assert_eq!(
+        res.media_type,
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert!(res.index.is_none());
+    assert_eq!(res.config.digest.to_string(), img.config_digest);
+    assert_eq!(res.layers.len(), img.layers.len());
+
+    let config = c
+        .fetch_blob_bytes(&r(&img.reference()), &res.config, &anon)
+        .await
+        .unwrap();
+    assert_eq!(Digest::sha256(&config), res.config.digest);
+
+    for (layer, want) in res.layers.iter().zip(&img.layers) {
+        assert_eq!(layer.digest.to_string(), want.digest);
+        let mut s = c
+            .fetch_blob(&r(&img.reference()), layer, &anon)
+            .await
+            .unwrap();
+        assert_eq!(s.size, want.size);
+        let mut data = Vec::new();
+        while let Some(chunk) = s.next().await {
+            data.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(Digest::sha256(&data), layer.digest);
+    }
+
+    // By digest gives the same thing.
+    let by_digest = c
+        .resolve(&r(&img.repo_digest()), &host_platform(), &anon)
+        .await
+        .unwrap();
+    assert_eq!(by_digest.manifest_digest, res.manifest_digest);
+}
+
+#[tokio::test]
+async fn index_selects_platform_in_both_formats() {
+    let reg = Registry::start();
+    let c = client();
+    let anon = AuthConfig::anonymous();
+    for format in [Format::Oci, Format::Docker] {
+        let img = fixtures::multiarch(&reg, format);
+        let reference = r(&img.reference());
+        let res = c
+            .resolve(&reference, &host_platform(), &anon)
+            .await
+            .unwrap();
+        assert_eq!(res.digest.to_string(), img.digest, "{format:?}");
+        let host = img
+            .platform(fixtures::host_arch())
+            .expect("host platform image");
+        assert_eq!(res.manifest_digest.to_string(), host.manifest_digest);
+        let (index_mt, index_bytes) = res.index.clone().expect("index kept");
+        assert_eq!(index_mt, img.media_type);
+        assert_eq!(Digest::sha256(&index_bytes), res.digest);
+
+        // arm64 is listed as linux/arm64/v8: "linux/arm64" and "linux/aarch64" both match it.
+        let arm = img.platform("arm64").unwrap();
+        for want in ["linux/arm64", "linux/arm64/v8", "linux/aarch64"] {
+            let p: Platform = want.parse().unwrap();
+            let res = c.resolve(&reference, &p, &anon).await.unwrap();
+            assert_eq!(
+                res.manifest_digest.to_string(),
+                arm.manifest_digest,
+                "{want}"
+            );
+            assert_eq!(res.config.digest.to_string(), arm.config_digest);
+        }
+
+        let err = c
+            .resolve(&reference, &"linux/s390x".parse().unwrap(), &anon)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no matching manifest for linux/s390x in the manifest list entries"
+        );
+        let err = c
+            .resolve(&reference, &"linux/arm/v7".parse().unwrap(), &anon)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no matching manifest for linux/arm/v7 in the manifest list entries"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_tag_and_repo_say_manifest_unknown() {
+    let reg = Registry::start();
+    let img = fixtures::busybox(&reg);
+    let c = client();
+    let anon = AuthConfig::anonymous();
+    let err = c
+        .resolve(&r(&format!("{}/nope", reg.addr())), &host_platform(), &anon)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "manifest for {}/nope:latest not found: manifest unknown: manifest unknown",
+            reg.addr()
+        )
+    );
+    assert!(err.is_not_found());
+    let err = c
+        .resolve(&r(&format!("{}:v9", img.name())), &host_platform(), &anon)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "manifest for {}:v9 not found: manifest unknown: manifest unknown",
+            img.name()
+        )
+    );
+    // An unknown digest in a known repository.
+    let d = Digest::sha256(b"nothing");
+    let err = c
+        .resolve(&r(&format!("{}@{d}", img.name())), &host_platform(), &anon)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "manifest for {}@{d} not found: manifest unknown: manifest unknown",
+            img.name()
+        )
+    );
+    // A blob the registry does not have.
+    let desc = pier_registry::Descriptor::new("application/octet-stream", d.clone(), 7);
+    let err = c
+        .fetch_blob(&r(&img.reference()), &desc, &anon)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "blob unknown: blob unknown to registry");
+}
+
+#[tokio::test]
+async fn connection_refused_reads_like_docker() {
+    let c = client();
+    let err = c
+        .resolve(
+            &r("127.0.0.1:1/x"),
+            &host_platform(),
+            &AuthConfig::anonymous(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused"
+    );
+}
+
+#[tokio::test]
+async fn wrong_size_blob_is_detected() {
+    let reg = Registry::start();
+    let img = fixtures::busybox(&reg);
+    let c = client();
+    let anon = AuthConfig::anonymous();
+    let res = c
+        .resolve(&r(&img.reference()), &host_platform(), &anon)
+        .await
+        .unwrap();
+    let mut lying = res.config.clone();
+    lying.size += 1;
+    let err = c
+        .fetch_blob(&r(&img.reference()), &lying, &anon)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::SizeMismatch { .. }), "{err}");
+}
