@@ -5,8 +5,10 @@
 //! `-H`. Both are `None` when the binary is missing: the test prints the returned skip line
 //! and returns. [`run`] runs a command and captures its output.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::daemon::{pier_bin, Daemon};
 
@@ -97,19 +99,93 @@ impl std::fmt::Display for Run {
     }
 }
 
-/// Run `cmd` with `args`, stdin closed, and capture its output.
-pub fn run<I, S>(mut cmd: Command, args: I) -> Run
+/// Run `cmd` with `args`, stdin closed, and capture its output; killed (by its PID) after
+/// [`RUN_TIMEOUT`].
+pub fn run<I, S>(cmd: Command, args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    cmd.args(args).stdin(std::process::Stdio::null());
-    let out: Output = cmd
-        .output()
+    run_timeout(cmd, args, RUN_TIMEOUT)
+}
+
+/// How long [`run`] lets a command take.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// [`run`] with an explicit timeout; a command that times out reports `code: None` and
+/// "pier-testkit: timed out" appended to stderr.
+pub fn run_timeout<I, S>(mut cmd: Command, args: I, timeout: Duration) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
         .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    let reader = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            timed_out = true;
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let mut stderr = err.join().unwrap_or_default();
+    if timed_out {
+        stderr.push_str(&format!("\npier-testkit: timed out after {timeout:?}\n"));
+    }
     Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.and_then(|s| s.code()),
+        stdout,
+        stderr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_captures_and_times_out() {
+        let r = run(Command::new("sh"), ["-c", "echo out; echo err >&2; exit 3"]);
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (Some(3), "out\n", "err\n")
+        );
+        let r = run_timeout(Command::new("sleep"), ["10"], Duration::from_millis(200));
+        assert_eq!(r.code, None);
+        assert!(r.stderr.contains("timed out"));
     }
 }
