@@ -19,6 +19,7 @@ pub mod error;
 pub mod manifest;
 pub mod platform;
 pub mod pull;
+pub mod push;
 
 pub use auth::AuthConfig;
 pub use client::{Client, ClientOptions};
