@@ -4,15 +4,18 @@
 //! - [`reference`]: docker's image reference grammar and normalization (`busybox` →
 //!   `docker.io/library/busybox`), with docker's error messages.
 //! - [`content`]: the content store, blobs by digest, written ingest-then-commit.
+//! - [`layer`]: safe application of (compressed) layer tars into overlayfs-form directories.
 //!
 //! Everything here is synchronous; the daemon calls it from `spawn_blocking`.
 
 pub mod content;
 pub mod digest;
+pub mod layer;
 pub mod reference;
 
 pub use content::{BlobWriter, ContentError, ContentStore};
 pub use digest::{Digest, DigestError, Sha256Reader, Sha256Writer};
+pub use layer::{apply_layer, Applied, Compression, LayerError};
 pub use reference::{parse_normalized, Reference, ReferenceError};
 
 /// Any pier-image error, for callers that do not need to tell the modules apart.
@@ -24,4 +27,6 @@ pub enum Error {
     Reference(#[from] ReferenceError),
     #[error(transparent)]
     Content(#[from] ContentError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
 }

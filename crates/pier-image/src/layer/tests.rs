@@ -1,0 +1,713 @@
+//! Layer application tests. They run as root (device nodes, chown, trusted xattrs, overlay).
+
+use std::ffi::CString;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// Builds tars entry by entry, writing raw header names so `..` and absolute paths survive
+/// (tar::Builder's path setters refuse them).
+pub(crate) struct TarBuilder {
+    b: tar::Builder<Vec<u8>>,
+}
+
+impl TarBuilder {
+    pub(crate) fn new() -> Self {
+        TarBuilder {
+            b: tar::Builder::new(Vec::new()),
+        }
+    }
+
+    fn header(kind: tar::EntryType, name: &str, link: &str, mode: u32, size: u64) -> tar::Header {
+        assert!(
+            name.len() < 100 && link.len() < 100,
+            "raw names must fit the header"
+        );
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_600_000_000);
+        let old = h.as_old_mut();
+        old.name = [0; 100];
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        old.linkname = [0; 100];
+        old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_cksum();
+        h
+    }
+
+    pub(crate) fn entry(&mut self, h: tar::Header, data: &[u8]) -> &mut Self {
+        self.b.append(&h, data).unwrap();
+        self
+    }
+
+    pub(crate) fn file(&mut self, name: &str, data: &[u8]) -> &mut Self {
+        self.file_mode(name, data, 0o644)
+    }
+
+    pub(crate) fn file_mode(&mut self, name: &str, data: &[u8], mode: u32) -> &mut Self {
+        let h = Self::header(tar::EntryType::Regular, name, "", mode, data.len() as u64);
+        self.entry(h, data)
+    }
+
+    pub(crate) fn dir(&mut self, name: &str) -> &mut Self {
+        let h = Self::header(tar::EntryType::Directory, name, "", 0o755, 0);
+        self.entry(h, &[])
+    }
+
+    pub(crate) fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
+        let h = Self::header(tar::EntryType::Symlink, name, target, 0o777, 0);
+        self.entry(h, &[])
+    }
+
+    pub(crate) fn hardlink(&mut self, name: &str, target: &str) -> &mut Self {
+        let h = Self::header(tar::EntryType::Link, name, target, 0o644, 0);
+        self.entry(h, &[])
+    }
+
+    pub(crate) fn pax(&mut self, exts: &[(&str, &[u8])]) -> &mut Self {
+        self.b
+            .append_pax_extensions(exts.iter().map(|(k, v)| (*k, *v)))
+            .unwrap();
+        self
+    }
+
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
+        let b = std::mem::replace(&mut self.b, tar::Builder::new(Vec::new()));
+        b.into_inner().unwrap()
+    }
+}
+
+/// A temp dir holding `target/` (where layers go) and `sentinel/` beside it, which must stay
+/// empty whatever a tar says.
+struct Scene {
+    dir: tempfile::TempDir,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("target")).unwrap();
+        fs::create_dir(dir.path().join("sentinel")).unwrap();
+        Scene { dir }
+    }
+
+    fn target(&self) -> PathBuf {
+        self.dir.path().join("target")
+    }
+
+    fn sentinel(&self) -> PathBuf {
+        self.dir.path().join("sentinel")
+    }
+
+    fn apply(&self, tar: &[u8]) -> Result<Applied, LayerError> {
+        apply_layer(tar, &self.target())
+    }
+
+    /// Nothing may have appeared beside the target or in the sentinel.
+    fn assert_contained(&self) {
+        let sentinel: Vec<_> = fs::read_dir(self.sentinel())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            sentinel.is_empty(),
+            "sentinel dir was written: {sentinel:?}"
+        );
+        let mut beside: Vec<_> = fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        beside.sort();
+        assert_eq!(
+            beside,
+            ["sentinel", "target"],
+            "something appeared beside the target"
+        );
+    }
+}
+
+fn meta(p: &Path) -> fs::Metadata {
+    fs::symlink_metadata(p).unwrap()
+}
+
+fn xattr(p: &Path, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    match rfs::lgetxattr(p, name, &mut buf) {
+        Ok(n) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn detects_compression() {
+    assert_eq!(Compression::detect(&[0x1f, 0x8b, 8]), Compression::Gzip);
+    assert_eq!(
+        Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+        Compression::Zstd
+    );
+    assert_eq!(Compression::detect(b"etc/"), Compression::None);
+    assert_eq!(Compression::detect(&[0x1f]), Compression::None);
+    assert_eq!(Compression::detect(&[]), Compression::None);
+}
+
+#[test]
+fn unpacks_every_entry_kind_with_metadata() {
+    let s = Scene::new();
+    let long_name = format!("deep/{}/{}", "d".repeat(120), "f".repeat(200));
+    let mut t = TarBuilder::new();
+    t.dir("etc/")
+        .file("etc/hostname", b"pier\n")
+        .file_mode("bin/su", b"#!setuid", 0o4755);
+    // Owned by 1000:1001 with a PAX mtime with nanoseconds and two xattrs.
+    t.pax(&[
+        ("SCHILY.xattr.user.note", b"hello"),
+        (
+            "SCHILY.xattr.security.capability",
+            &[1, 0, 0, 2, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        ("SCHILY.xattr.trusted.overlay.redirect", b"/evil"),
+        ("mtime", b"1234567890.5"),
+    ]);
+    let mut h = TarBuilder::header(tar::EntryType::Regular, "home/user/file", "", 0o600, 3);
+    h.set_uid(1000);
+    h.set_gid(1001);
+    h.set_cksum();
+    t.entry(h, b"abc");
+    t.symlink("etc/link", "hostname")
+        .symlink("abs", "/etc/hostname")
+        .hardlink("etc/hard", "etc/hostname");
+    let mut h = TarBuilder::header(tar::EntryType::Char, "dev/null", "", 0o666, 0);
+    h.set_device_major(1).unwrap();
+    h.set_device_minor(3).unwrap();
+    h.set_cksum();
+    t.entry(h, &[]);
+    let mut h = TarBuilder::header(tar::EntryType::Block, "dev/loop9", "", 0o660, 0);
+    h.set_device_major(7).unwrap();
+    h.set_device_minor(9).unwrap();
+    h.set_cksum();
+    t.entry(h, &[]);
+    t.entry(
+        TarBuilder::header(tar::EntryType::Fifo, "run/fifo", "", 0o620, 0),
+        &[],
+    );
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(4);
+    t.b.append_data(&mut h, &long_name, &b"long"[..]).unwrap();
+    // A directory entry after its contents, with a mode and an old mtime to keep.
+    let mut h = TarBuilder::header(tar::EntryType::Directory, "etc/", "", 0o700, 0);
+    h.set_mtime(1_000_000_000);
+    h.set_cksum();
+    t.entry(h, &[]);
+    let tar = t.finish();
+
+    let applied = s.apply(&tar).unwrap();
+    let root = s.target();
+    assert_eq!(applied.diff_id, Digest::sha256(&tar));
+    assert_eq!(applied.size, 5 + 8 + 3 + 4, "sum of regular file sizes");
+
+    assert_eq!(fs::read(root.join("etc/hostname")).unwrap(), b"pier\n");
+    let su = meta(&root.join("bin/su"));
+    assert_eq!(su.mode() & 0o7777, 0o4755, "setuid kept");
+    assert_eq!(
+        meta(&root.join("bin")).mode() & 0o777,
+        0o755,
+        "implicit parent is 0755"
+    );
+
+    let f = root.join("home/user/file");
+    let m = meta(&f);
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (1000, 1001, 0o600));
+    assert_eq!((m.mtime(), m.mtime_nsec()), (1_234_567_890, 500_000_000));
+    assert_eq!(xattr(&f, "user.note").as_deref(), Some(&b"hello"[..]));
+    assert!(
+        xattr(&f, "security.capability").is_some(),
+        "file capabilities kept"
+    );
+    assert_eq!(
+        xattr(&f, "trusted.overlay.redirect"),
+        None,
+        "overlay xattrs from the tar are ignored"
+    );
+
+    assert_eq!(
+        fs::read_link(root.join("etc/link")).unwrap(),
+        Path::new("hostname")
+    );
+    assert_eq!(
+        fs::read_link(root.join("abs")).unwrap(),
+        Path::new("/etc/hostname")
+    );
+    assert_eq!(
+        meta(&root.join("etc/link")).mtime(),
+        1_600_000_000,
+        "symlink mtime"
+    );
+    assert_eq!(
+        meta(&root.join("etc/hard")).ino(),
+        meta(&root.join("etc/hostname")).ino()
+    );
+
+    let null = meta(&root.join("dev/null"));
+    assert!(null.file_type().is_char_device());
+    assert_eq!(null.rdev(), rfs::makedev(1, 3));
+    assert_eq!(
+        null.mode() & 0o777,
+        0o666,
+        "device mode not narrowed by umask"
+    );
+    let lp = meta(&root.join("dev/loop9"));
+    assert!(lp.file_type().is_block_device());
+    assert_eq!(lp.rdev(), rfs::makedev(7, 9));
+    let fifo = meta(&root.join("run/fifo"));
+    assert!(fifo.file_type().is_fifo());
+    assert_eq!(fifo.mode() & 0o777, 0o620);
+
+    assert_eq!(fs::read(root.join(&long_name)).unwrap(), b"long");
+
+    let etc = meta(&root.join("etc"));
+    assert_eq!(etc.mode() & 0o777, 0o700);
+    assert_eq!(
+        etc.mtime(),
+        1_000_000_000,
+        "directory mtimes are fixed up after its contents"
+    );
+    s.assert_contained();
+}
+
+#[test]
+fn dot_dot_and_absolute_paths_stay_inside() {
+    let s = Scene::new();
+    let tar = TarBuilder::new()
+        .file("../sentinel/escape1", b"x")
+        .file("/../../sentinel/escape2", b"x")
+        .file("a/../../../sentinel/escape3", b"x")
+        .file("/abs", b"x")
+        .finish();
+    s.apply(&tar).unwrap();
+    s.assert_contained();
+    let root = s.target();
+    // `..` is clamped at the root, as filepath.Clean("/" + name) does.
+    for f in [
+        "sentinel/escape1",
+        "sentinel/escape2",
+        "sentinel/escape3",
+        "abs",
+    ] {
+        assert!(root.join(f).is_file(), "{f} inside the target");
+    }
+}
+
+#[test]
+fn writing_through_symlinks_never_leaves_the_target() {
+    let s = Scene::new();
+    let sentinel = s.sentinel();
+    let abs = sentinel.to_str().unwrap();
+    // Each case alone, since an error stops a layer.
+    let cases: Vec<Vec<u8>> = vec![
+        // Relative symlink climbing out, then a file through it.
+        TarBuilder::new()
+            .symlink("evil", "../sentinel")
+            .file("evil/pwned", b"x")
+            .finish(),
+        TarBuilder::new()
+            .symlink("evil", "../../../../../../..")
+            .file("evil/pwned", b"x")
+            .finish(),
+        // Absolute symlink to the sentinel's host path.
+        TarBuilder::new()
+            .symlink("evil", abs)
+            .file("evil/pwned", b"x")
+            .finish(),
+        // A symlink as the file itself: the new entry replaces the link, never writes through it.
+        TarBuilder::new()
+            .symlink("f", &format!("{abs}/pwned"))
+            .file("f", b"x")
+            .finish(),
+        TarBuilder::new()
+            .symlink("f", "../sentinel/pwned")
+            .file("f", b"x")
+            .finish(),
+        // A directory replaced by a symlink, then a file below it.
+        TarBuilder::new()
+            .dir("d/")
+            .file("d/ok", b"x")
+            .symlink("d", abs)
+            .file("d/pwned", b"x")
+            .finish(),
+        // Chains of symlinks.
+        TarBuilder::new()
+            .symlink("a", "b")
+            .symlink("b", "../sentinel")
+            .file("a/pwned", b"x")
+            .finish(),
+        // Whiteout and opaque markers through a symlinked parent.
+        TarBuilder::new()
+            .symlink("w", abs)
+            .file("w/.wh.pwned", b"")
+            .file("w/.wh..wh..opq", b"")
+            .finish(),
+        // A device through a symlink.
+        {
+            let mut t = TarBuilder::new();
+            t.symlink("dev", abs);
+            t.entry(
+                TarBuilder::header(tar::EntryType::Fifo, "dev/pwned", "", 0o644, 0),
+                &[],
+            );
+            t.finish()
+        },
+    ];
+    for (i, tar) in cases.iter().enumerate() {
+        let s = Scene::new();
+        let r = s.apply(tar);
+        s.assert_contained();
+        // Where it did not fail, whatever was written is inside.
+        if r.is_ok() {
+            let root = s.target();
+            let found = walk(&root);
+            assert!(
+                found.iter().all(|p| p.starts_with(&root)),
+                "case {i}: {found:?}"
+            );
+        }
+    }
+    // The symlink-to-root case resolves inside the target.
+    let s = Scene::new();
+    let tar = TarBuilder::new()
+        .symlink("r", "/")
+        .file("r/etc/inside", b"x")
+        .finish();
+    s.apply(&tar).unwrap();
+    assert!(s.target().join("etc/inside").is_file());
+    s.assert_contained();
+    // And the replaced-link cases leave a regular file in place of the link.
+    let s = Scene::new();
+    s.apply(
+        &TarBuilder::new()
+            .symlink("f", "../sentinel/pwned")
+            .file("f", b"x")
+            .finish(),
+    )
+    .unwrap();
+    assert!(meta(&s.target().join("f")).file_type().is_file());
+    s.assert_contained();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if meta(&p).is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn hardlinks_cannot_reach_outside() {
+    let outside = Scene::new();
+    let secret = outside.dir.path().join("secret");
+    fs::write(&secret, b"secret").unwrap();
+    let abs = secret.to_str().unwrap().to_owned();
+    let dir_abs = outside.dir.path().to_str().unwrap().to_owned();
+    let cases = [
+        TarBuilder::new().hardlink("h", "../secret").finish(),
+        TarBuilder::new().hardlink("h", &abs).finish(),
+        TarBuilder::new()
+            .hardlink("h", "../../../../../../../../etc/passwd")
+            .finish(),
+        TarBuilder::new()
+            .symlink("s", &dir_abs)
+            .hardlink("h", "s/secret")
+            .finish(),
+        TarBuilder::new()
+            .symlink("s", "..")
+            .hardlink("h", "s/secret")
+            .finish(),
+    ];
+    for (i, tar) in cases.iter().enumerate() {
+        let r = apply_layer(&tar[..], &outside.target());
+        assert!(
+            r.is_err(),
+            "case {i}: a hardlink to an outside file must fail"
+        );
+        assert_eq!(
+            meta(&secret).nlink(),
+            1,
+            "case {i}: the outside file gained a link"
+        );
+        fs::remove_dir_all(outside.target()).unwrap();
+        fs::create_dir(outside.target()).unwrap();
+    }
+    // A hardlink to a symlink inside links the symlink itself (never what it points to).
+    let s = Scene::new();
+    let tar = TarBuilder::new()
+        .symlink("s", &abs)
+        .hardlink("h", "s")
+        .finish();
+    s.apply(&tar).unwrap();
+    assert!(meta(&s.target().join("h")).file_type().is_symlink());
+    assert_eq!(meta(&secret).nlink(), 1);
+    s.assert_contained();
+}
+
+#[test]
+fn replacing_entries() {
+    let s = Scene::new();
+    let tar = TarBuilder::new()
+        .dir("d/")
+        .file("d/old", b"1")
+        .dir("d/")
+        .file("d/new", b"2") // dir over dir merges
+        .dir("x/")
+        .file("x/inner", b"1")
+        .file("x", b"now a file") // file over dir removes the dir
+        .file("y", b"a file")
+        .dir("y/") // dir over file
+        .file("z", b"first")
+        .file("z", b"second") // file over file
+        .symlink("l", "z")
+        .file("l", b"over link")
+        .finish();
+    s.apply(&tar).unwrap();
+    let root = s.target();
+    assert!(root.join("d/old").is_file() && root.join("d/new").is_file());
+    assert_eq!(fs::read(root.join("x")).unwrap(), b"now a file");
+    assert!(meta(&root.join("y")).is_dir());
+    assert_eq!(fs::read(root.join("z")).unwrap(), b"second");
+    assert_eq!(fs::read(root.join("l")).unwrap(), b"over link");
+    assert_eq!(
+        fs::read(root.join("z")).unwrap(),
+        b"second",
+        "not written through the link"
+    );
+}
+
+#[test]
+fn whiteouts_become_overlay_whiteouts() {
+    let s = Scene::new();
+    let tar = TarBuilder::new()
+        .dir("a/")
+        .file("a/.wh.gone", b"")
+        .dir("b/")
+        .file("b/.wh..wh..opq", b"")
+        .file("b/new", b"n")
+        .file("c/.wh..wh..opq", b"") // parent not in the tar: created, then marked
+        .file(".wh.topfile", b"")
+        .file("a/.wh..wh.plnk", b"") // aufs metadata: skipped
+        .dir("e/")
+        .file("e/x", b"")
+        .file(".wh.e", b"") // whiteout replacing a dir of this layer
+        .finish();
+    let applied = s.apply(&tar).unwrap();
+    assert_eq!(applied.size, 1);
+    let root = s.target();
+    for w in ["a/gone", "topfile", "e"] {
+        let m = meta(&root.join(w));
+        assert!(m.file_type().is_char_device(), "{w} is a char device");
+        assert_eq!(m.rdev(), 0, "{w} is 0:0");
+    }
+    assert!(!root.join("a/.wh.gone").exists());
+    assert!(!root.join("a/.wh..wh.plnk").exists());
+    assert!(!root.join("b/.wh..wh..opq").exists());
+    assert_eq!(
+        xattr(&root.join("b"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
+    assert_eq!(
+        xattr(&root.join("c"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
+    assert_eq!(xattr(&root.join("a"), "trusted.overlay.opaque"), None);
+    assert!(root.join("b/new").is_file());
+    for bad in [".wh.", "x/.wh..", "x/.wh..."] {
+        let s = Scene::new();
+        assert!(
+            matches!(
+                s.apply(&TarBuilder::new().file(bad, b"").finish()),
+                Err(LayerError::Invalid { .. })
+            ),
+            "{bad}"
+        );
+        s.assert_contained();
+    }
+}
+
+fn sample_tar() -> Vec<u8> {
+    TarBuilder::new()
+        .dir("etc/")
+        .file("etc/os-release", b"NAME=pier\n")
+        .file("bin/tool", &vec![0x5a; 100_000])
+        .finish()
+}
+
+#[test]
+fn gzip_zstd_and_plain_give_the_same_diff_id() {
+    let plain = sample_tar();
+    let want = Digest::sha256(&plain);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&plain[..], 3).unwrap();
+    for (what, blob) in [("plain", &plain), ("gzip", &gz), ("zstd", &zst)] {
+        let s = Scene::new();
+        let applied = s.apply(blob).unwrap();
+        assert_eq!(applied.diff_id, want, "{what}");
+        assert_eq!(applied.size, 10 + 100_000, "{what}");
+        assert_eq!(
+            fs::read(s.target().join("etc/os-release")).unwrap(),
+            b"NAME=pier\n",
+            "{what}"
+        );
+    }
+}
+
+/// Counts the bytes read from it: the whole compressed blob must be consumed.
+struct Counting<'a>(&'a [u8], usize);
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0[self.1..].len().min(buf.len()).min(777);
+        buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        self.1 += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn diff_id_covers_trailing_padding_and_all_input_is_read() {
+    let mut plain = sample_tar();
+    plain.extend_from_slice(&[0u8; 10 * 512]); // extra zero blocks after the end marker
+    let s = Scene::new();
+    let mut r = Counting(&plain, 0);
+    let applied = apply_layer(&mut r, &s.target()).unwrap();
+    assert_eq!(applied.diff_id, Digest::sha256(&plain));
+    assert_eq!(r.1, plain.len());
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let s = Scene::new();
+    let mut r = Counting(&gz, 0);
+    assert_eq!(
+        apply_layer(&mut r, &s.target()).unwrap().diff_id,
+        Digest::sha256(&plain)
+    );
+    assert_eq!(r.1, gz.len());
+}
+
+#[test]
+fn corrupt_and_unsupported_input_is_an_error() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&sample_tar()).unwrap();
+    let mut gz = gz.finish().unwrap();
+    let n = gz.len();
+    gz[n - 6] ^= 0xff; // corrupt the CRC/size trailer
+    assert!(matches!(
+        apply_layer(&gz[..], &Scene::new().target()),
+        Err(LayerError::Read(_))
+    ));
+
+    let mut t = TarBuilder::new();
+    t.entry(
+        TarBuilder::header(tar::EntryType::new(b'Z'), "weird", "", 0o644, 0),
+        &[],
+    );
+    let err = apply_layer(&t.finish()[..], &Scene::new().target()).unwrap_err();
+    assert!(
+        matches!(err, LayerError::Unsupported { kind: 'Z', .. }),
+        "{err}"
+    );
+
+    assert!(matches!(
+        apply_layer(&sample_tar()[..], Path::new("/nonexistent/pier/target")),
+        Err(LayerError::Target { .. })
+    ));
+}
+
+#[test]
+fn empty_stream_is_an_empty_layer() {
+    let s = Scene::new();
+    let applied = s.apply(&[]).unwrap();
+    assert_eq!(
+        applied,
+        Applied {
+            diff_id: Digest::sha256(b""),
+            size: 0
+        }
+    );
+}
+
+/// Unmounts and removes on drop.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+    }
+}
+
+#[test]
+fn overlay_mount_of_two_layers_honors_whiteouts() {
+    let base = tempfile::tempdir().unwrap();
+    let (l1, l2, mnt) = (
+        base.path().join("l1"),
+        base.path().join("l2"),
+        base.path().join("mnt"),
+    );
+    for d in [&l1, &l2, &mnt] {
+        fs::create_dir(d).unwrap();
+    }
+    let lower = TarBuilder::new()
+        .dir("a/")
+        .file("a/keep", b"k")
+        .file("a/gone", b"g")
+        .dir("b/")
+        .file("b/x", b"x")
+        .file("b/y", b"y")
+        .file("top", b"t")
+        .finish();
+    let upper = TarBuilder::new()
+        .dir("a/")
+        .file("a/.wh.gone", b"")
+        .dir("b/")
+        .file("b/.wh..wh..opq", b"")
+        .file("b/new", b"n")
+        .file(".wh.top", b"")
+        .finish();
+    apply_layer(&lower[..], &l1).unwrap();
+    apply_layer(&upper[..], &l2).unwrap();
+    let opts = CString::new(format!("lowerdir={}:{}", l2.display(), l1.display())).unwrap();
+    let flags = rustix::mount::MountFlags::RDONLY;
+    if let Err(e) = rustix::mount::mount("overlay", &mnt, "overlay", flags, Some(opts.as_c_str())) {
+        panic!("mounting overlay failed (root and overlayfs are required): {e}");
+    }
+    let _guard = Mounted(mnt.clone());
+    assert!(mnt.join("a/keep").is_file(), "lower file visible");
+    assert!(
+        !mnt.join("a/gone").exists(),
+        "whiteout hides the lower file"
+    );
+    assert!(!mnt.join("top").exists(), "whiteout at the root");
+    assert!(mnt.join("b/new").is_file(), "upper file in the opaque dir");
+    assert!(
+        !mnt.join("b/x").exists() && !mnt.join("b/y").exists(),
+        "opaque dir hides lower contents"
+    );
+    let mut names: Vec<_> = fs::read_dir(mnt.join("b"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["new"]);
+}
