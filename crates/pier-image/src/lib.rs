@@ -5,6 +5,7 @@
 //!   `docker.io/library/busybox`), with docker's error messages.
 //! - [`content`]: the content store, blobs by digest, written ingest-then-commit.
 //! - [`layer`]: safe application of (compressed) layer tars into overlayfs-form directories.
+//! - [`snapshot`]: layers unpacked once each, keyed by chain ID, as overlay lowerdirs.
 //!
 //! Everything here is synchronous; the daemon calls it from `spawn_blocking`.
 
@@ -12,11 +13,13 @@ pub mod content;
 pub mod digest;
 pub mod layer;
 pub mod reference;
+pub mod snapshot;
 
 pub use content::{BlobWriter, ContentError, ContentStore};
 pub use digest::{Digest, DigestError, Sha256Reader, Sha256Writer};
 pub use layer::{apply_layer, Applied, Compression, LayerError};
 pub use reference::{parse_normalized, Reference, ReferenceError};
+pub use snapshot::{chain_ids, SnapshotError, Snapshots};
 
 /// Any pier-image error, for callers that do not need to tell the modules apart.
 #[derive(Debug, thiserror::Error)]
@@ -29,4 +32,6 @@ pub enum Error {
     Content(#[from] ContentError),
     #[error(transparent)]
     Layer(#[from] LayerError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }

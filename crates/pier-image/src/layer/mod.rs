@@ -593,4 +593,4 @@ fn set_xattrs_at(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
