@@ -65,6 +65,8 @@ pub struct DaemonOpts {
     pub args: Vec<String>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Another daemon binary than [`pierd_bin`] (testkit self-tests).
+    pub bin: Option<PathBuf>,
 }
 
 impl DaemonOpts {
@@ -115,7 +117,8 @@ impl Daemon {
         use std::io::Write;
         let _ = writeln!(&log, "=== pier-testkit: start #{} ===", self.starts);
         let _ = fs::remove_file(self.socket());
-        let mut cmd = Command::new(pierd_bin());
+        let bin = self.opts.bin.clone().unwrap_or_else(pierd_bin);
+        let mut cmd = Command::new(&bin);
         cmd.arg("-H")
             .arg(self.host())
             .arg("--data-root")
@@ -131,7 +134,7 @@ impl Daemon {
             .stderr(log);
         let child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", pierd_bin().display()));
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -325,6 +328,66 @@ mod tests {
     fn unescapes_mountinfo_paths() {
         assert_eq!(unescape_mountinfo(r"/tmp/a\040b\134c"), r"/tmp/a b\c");
         assert_eq!(unescape_mountinfo(r"/x\04"), r"/x\04");
+    }
+
+    const FAKE_PIERD: &str = r#"#!/usr/bin/env python3
+import os, signal, socket, sys
+a = sys.argv[1:]
+path = a[a.index("-H") + 1][len("unix://"):]
+open(a[a.index("--pidfile") + 1], "w").write(str(os.getpid()))
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(8)
+def term(*_):
+    os.unlink(path)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+while True:
+    c, _ = s.accept()
+    req = c.recv(65536).decode()
+    target = req.split(" ")[1]
+    st, body = ("200 OK", b"OK") if target == "/_ping" else ("404 Not Found", b'{"message":"page not found"}')
+    c.sendall(("HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n" % (st, len(body))).encode() + body)
+    c.close()
+"#;
+
+    #[test]
+    fn daemon_lifecycle_with_a_fake_pierd() {
+        use std::os::unix::fs::PermissionsExt;
+        if crate::cli::which("python3").is_none() {
+            println!("SKIP: python3 not installed");
+            return;
+        }
+        let bin_dir = tempfile::tempdir().unwrap();
+        let bin = bin_dir.path().join("fake-pierd");
+        fs::write(&bin, FAKE_PIERD).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut d = Daemon::start(DaemonOpts {
+            bin: Some(bin),
+            ..Default::default()
+        });
+        let dir = d.dir().to_path_buf();
+        assert!(d.socket().as_os_str().len() < 108);
+        assert!(d.host().starts_with("unix:///tmp/pier-"));
+        assert_eq!(d.api("GET", "/_ping", None).text(), "OK");
+        assert_eq!(d.api("GET", "/nope", None).status, 404);
+        let pid1 = d.pid();
+        let pidfile = fs::read_to_string(dir.join("pierd.pid")).unwrap();
+        assert_eq!(pidfile.trim(), pid1.to_string());
+        d.restart();
+        let pid2 = d.pid();
+        assert_ne!(pid1, pid2);
+        d.kill9();
+        assert!(!d.is_running());
+        assert!(d.try_api("GET", "/_ping", None).is_err());
+        d.start_again();
+        assert_eq!(d.api("GET", "/_ping", None).status, 200);
+        let pid3 = d.pid();
+        assert!(d.log().contains("start #3"));
+        drop(d);
+        assert!(!dir.exists());
+        let alive = fs::read_to_string(format!("/proc/{pid3}/cmdline")).unwrap_or_default();
+        assert!(!alive.contains("fake-pierd"), "daemon survived drop");
     }
 
     #[test]
