@@ -1,0 +1,45 @@
+//! `/_ping`, `/version`, `/info`.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::error::ApiResult;
+use super::AppState;
+
+fn ping_headers() -> [(&'static str, &'static str); 6] {
+    [
+        ("Cache-Control", "no-cache, no-store, must-revalidate"),
+        ("Pragma", "no-cache"),
+        ("Docker-Experimental", "false"),
+        ("Builder-Version", "1"),
+        ("Swarm", "inactive"),
+        (header::CONTENT_TYPE.as_str(), "text/plain; charset=utf-8"),
+    ]
+}
+
+pub async fn ping() -> Response {
+    (ping_headers(), "OK").into_response()
+}
+
+/// HEAD answers the same headers with an empty body (`Content-Length: 0`), as dockerd.
+pub async fn ping_head() -> Response {
+    (ping_headers(), [(header::CONTENT_LENGTH, "0")], ()).into_response()
+}
+
+pub async fn version(
+    State(engine): State<AppState>,
+) -> Json<pier_api::models::system::SystemVersion> {
+    Json(engine.version())
+}
+
+pub async fn info(
+    State(engine): State<AppState>,
+) -> ApiResult<Json<pier_api::models::system::SystemInfo>> {
+    let e = engine.clone();
+    let info = tokio::task::spawn_blocking(move || e.info())
+        .await
+        .map_err(|e| crate::engine::EngineError::system("info", e))??;
+    Ok(Json(info))
+}

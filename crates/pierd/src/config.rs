@@ -1,0 +1,370 @@
+//! The daemon's configuration: command-line flags (dockerd's names) merged with the JSON config
+//! file (dockerd's `daemon.json` keys). As in dockerd, a setting given both as a flag and in the
+//! file is an error, a key the file should not have is an error, the default config file may be
+//! absent, and a config file named explicitly must exist and parse.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+pub const DEFAULT_HOST: &str = "unix:///run/pier/pier.sock";
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/pier";
+pub const DEFAULT_EXEC_ROOT: &str = "/run/pier";
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/pier/daemon.json";
+
+/// pierd's flags.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "pierd",
+    version,
+    about = "Pier: a container engine that speaks the Docker Engine API"
+)]
+pub struct Flags {
+    /// Daemon socket(s) to listen on: unix:///path or tcp://host:port (repeatable)
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Root directory of persistent state
+    #[arg(long = "data-root", value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Root directory of runtime state
+    #[arg(long = "exec-root", value_name = "DIR")]
+    pub exec_root: Option<PathBuf>,
+    /// Path of the PID file (default <exec-root>/pierd.pid)
+    #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// A registry to reach over plain HTTP / unverified TLS (host:port or CIDR; repeatable)
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    pub insecure_registries: Vec<String>,
+    /// Logging level: debug, info, warn, error, fatal
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+    /// Daemon configuration file
+    #[arg(long = "config-file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+}
+
+/// The settled configuration the daemon runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    pub hosts: Vec<String>,
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub pidfile: PathBuf,
+    pub insecure_registries: Vec<String>,
+    pub log_level: String,
+    pub debug: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unable to configure the pier daemon with file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("invalid log level: {0} (use debug, info, warn, error or fatal)")]
+    LogLevel(String),
+    #[error("invalid host {0:?}: use unix:///path or tcp://host:port")]
+    Host(String),
+}
+
+/// Keys of the config file pier understands.
+const KNOWN_KEYS: &[&str] = &[
+    "hosts",
+    "data-root",
+    "exec-root",
+    "pidfile",
+    "insecure-registries",
+    "log-level",
+    "debug",
+];
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct FileConfig {
+    hosts: Option<Vec<String>>,
+    data_root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    pidfile: Option<PathBuf>,
+    insecure_registries: Option<Vec<String>>,
+    log_level: Option<String>,
+    debug: Option<bool>,
+}
+
+impl DaemonConfig {
+    /// Flags plus the config file they name (or the default one, when it exists).
+    pub fn load(flags: &Flags) -> Result<DaemonConfig, ConfigError> {
+        let (path, required) = match &flags.config_file {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
+            Err(e) => {
+                return Err(ConfigError::File {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })
+            }
+        };
+        Self::merge(flags, text.as_deref(), &path)
+    }
+
+    /// Merges `flags` with the config file text (if any) read from `path`.
+    pub fn merge(
+        flags: &Flags,
+        file_text: Option<&str>,
+        path: &Path,
+    ) -> Result<DaemonConfig, ConfigError> {
+        let file_err = |message: String| ConfigError::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let file = match file_text {
+            None => FileConfig::default(),
+            Some(text) => {
+                let raw: BTreeMap<String, serde_json::Value> =
+                    serde_json::from_str(text).map_err(|e| file_err(e.to_string()))?;
+                let unknown: Vec<&str> = raw
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| !KNOWN_KEYS.contains(k))
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(file_err(format!(
+                        "the following directives don't match any configuration option: {}",
+                        unknown.join(", ")
+                    )));
+                }
+                let mut conflicts = Vec::new();
+                let mut conflict = |key: &str, flag: String, given: bool| {
+                    if given && raw.contains_key(key) {
+                        conflicts.push(format!(
+                            "{key}: (from flag: {flag}, from file: {})",
+                            raw[key]
+                        ));
+                    }
+                };
+                conflict(
+                    "hosts",
+                    format!("{:?}", flags.hosts),
+                    !flags.hosts.is_empty(),
+                );
+                conflict(
+                    "data-root",
+                    format!("{:?}", flags.data_root),
+                    flags.data_root.is_some(),
+                );
+                conflict(
+                    "exec-root",
+                    format!("{:?}", flags.exec_root),
+                    flags.exec_root.is_some(),
+                );
+                conflict(
+                    "pidfile",
+                    format!("{:?}", flags.pidfile),
+                    flags.pidfile.is_some(),
+                );
+                conflict(
+                    "insecure-registries",
+                    format!("{:?}", flags.insecure_registries),
+                    !flags.insecure_registries.is_empty(),
+                );
+                conflict(
+                    "log-level",
+                    format!("{:?}", flags.log_level),
+                    flags.log_level.is_some(),
+                );
+                conflict("debug", "true".into(), flags.debug);
+                if !conflicts.is_empty() {
+                    return Err(file_err(format!(
+                        "the following directives are specified both as a flag and in the configuration file: {}",
+                        conflicts.join(", ")
+                    )));
+                }
+                serde_json::from_str(text).map_err(|e| file_err(e.to_string()))?
+            }
+        };
+
+        let hosts = if !flags.hosts.is_empty() {
+            flags.hosts.clone()
+        } else {
+            file.hosts
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| vec![DEFAULT_HOST.to_string()])
+        };
+        for h in &hosts {
+            Listen::parse(h)?;
+        }
+        let data_root = flags
+            .data_root
+            .clone()
+            .or(file.data_root)
+            .unwrap_or_else(|| DEFAULT_DATA_ROOT.into());
+        let exec_root = flags
+            .exec_root
+            .clone()
+            .or(file.exec_root)
+            .unwrap_or_else(|| DEFAULT_EXEC_ROOT.into());
+        let pidfile = flags
+            .pidfile
+            .clone()
+            .or(file.pidfile)
+            .unwrap_or_else(|| exec_root.join("pierd.pid"));
+        let insecure_registries = if !flags.insecure_registries.is_empty() {
+            flags.insecure_registries.clone()
+        } else {
+            file.insecure_registries.unwrap_or_default()
+        };
+        let debug = flags.debug || file.debug.unwrap_or(false);
+        let log_level = flags
+            .log_level
+            .clone()
+            .or(file.log_level)
+            .unwrap_or_else(|| if debug { "debug" } else { "info" }.to_string());
+        if !matches!(
+            log_level.as_str(),
+            "debug" | "info" | "warn" | "error" | "fatal" | "trace"
+        ) {
+            return Err(ConfigError::LogLevel(log_level));
+        }
+        Ok(DaemonConfig {
+            hosts,
+            data_root,
+            exec_root,
+            pidfile,
+            insecure_registries,
+            log_level,
+            debug,
+        })
+    }
+}
+
+/// One listen address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Unix(PathBuf),
+    Tcp(String),
+}
+
+impl Listen {
+    pub fn parse(host: &str) -> Result<Listen, ConfigError> {
+        let bad = || ConfigError::Host(host.to_string());
+        if let Some(path) = host.strip_prefix("unix://") {
+            if path.is_empty() {
+                return Ok(Listen::Unix(PathBuf::from("/run/pier/pier.sock")));
+            }
+            if !path.starts_with('/') {
+                return Err(bad());
+            }
+            Ok(Listen::Unix(PathBuf::from(path)))
+        } else if let Some(addr) = host.strip_prefix("tcp://") {
+            let addr = addr.trim_end_matches('/');
+            let (h, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+            if port.parse::<u16>().is_err() {
+                return Err(bad());
+            }
+            let h = if h.is_empty() { "0.0.0.0" } else { h };
+            Ok(Listen::Tcp(format!("{h}:{port}")))
+        } else if host.starts_with('/') {
+            Ok(Listen::Unix(PathBuf::from(host)))
+        } else {
+            Err(bad())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        let mut v = vec!["pierd"];
+        v.extend_from_slice(args);
+        Flags::try_parse_from(v).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = DaemonConfig::merge(&flags(&[]), None, Path::new("/x")).unwrap();
+        assert_eq!(c.hosts, vec![DEFAULT_HOST]);
+        assert_eq!(c.data_root, PathBuf::from("/var/lib/pier"));
+        assert_eq!(c.pidfile, PathBuf::from("/run/pier/pierd.pid"));
+        assert_eq!(c.log_level, "info");
+    }
+
+    #[test]
+    fn flags_and_file_merge() {
+        let f = flags(&[
+            "-H",
+            "unix:///tmp/a.sock",
+            "--host",
+            "tcp://127.0.0.1:2375",
+            "--exec-root",
+            "/tmp/e",
+            "--insecure-registry",
+            "reg:5000",
+        ]);
+        let c = DaemonConfig::merge(
+            &f,
+            Some(r#"{"data-root": "/tmp/d", "log-level": "debug"}"#),
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(c.hosts.len(), 2);
+        assert_eq!(c.data_root, PathBuf::from("/tmp/d"));
+        assert_eq!(c.pidfile, PathBuf::from("/tmp/e/pierd.pid"));
+        assert_eq!(c.insecure_registries, vec!["reg:5000"]);
+        assert_eq!(c.log_level, "debug");
+    }
+
+    #[test]
+    fn conflicts_unknown_keys_and_bad_json_are_errors() {
+        let e = DaemonConfig::merge(
+            &flags(&["--data-root", "/a"]),
+            Some(r#"{"data-root": "/b"}"#),
+            Path::new("/etc/pier/daemon.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("specified both as a flag and in the configuration file: data-root"),
+            "{e}"
+        );
+        let e = DaemonConfig::merge(&flags(&[]), Some(r#"{"bogus": 1}"#), Path::new("/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("don't match any configuration option: bogus"),
+            "{e}"
+        );
+        assert!(DaemonConfig::merge(&flags(&[]), Some("{"), Path::new("/x")).is_err());
+        assert!(DaemonConfig::merge(&flags(&["-l", "loud"]), None, Path::new("/x")).is_err());
+    }
+
+    #[test]
+    fn missing_config_file_only_ok_when_default() {
+        let f = flags(&["--config-file", "/nonexistent/pier.json"]);
+        assert!(DaemonConfig::load(&f).is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            Listen::parse("unix:///run/x.sock").unwrap(),
+            Listen::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            Listen::parse("tcp://127.0.0.1:2375").unwrap(),
+            Listen::Tcp("127.0.0.1:2375".into())
+        );
+        assert_eq!(
+            Listen::parse("tcp://:2375").unwrap(),
+            Listen::Tcp("0.0.0.0:2375".into())
+        );
+        assert!(Listen::parse("http://x").is_err());
+        assert!(Listen::parse("tcp://host").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! The engine: every decision pierd makes lives here, one module per noun (and, for images, one
+//! file per verb). It owns the metadata [`Store`] and the on-disk components (content store,
+//! snapshots, registry client) and answers the API layer with plain values or an
+//! [`EngineError`]. It knows nothing of HTTP.
+
+pub mod error;
+pub mod host;
+pub mod system;
+pub mod time;
+
+use std::path::{Path, PathBuf};
+
+use pier_image::ContentStore;
+
+pub use error::{EngineError, Result};
+
+use crate::store::Store;
+
+/// What the engine needs to know about the daemon's configuration.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub insecure_registries: Vec<String>,
+    pub debug: bool,
+}
+
+pub struct Engine {
+    pub(crate) opts: EngineOptions,
+    pub(crate) store: Store,
+    pub(crate) content: ContentStore,
+    pub(crate) engine_id: String,
+}
+
+impl Engine {
+    /// Opens the data root (`pier.db`, `content/`), cleaning what a crash may have left: blobs
+    /// half written in the content store's ingest area.
+    pub fn open(opts: EngineOptions) -> Result<Engine> {
+        let root = &opts.data_root;
+        create_dir(root)?;
+        create_dir(&opts.exec_root)?;
+        let store = Store::open(&root.join("pier.db"))?;
+        let content = ContentStore::open(root.join("content"))?;
+        let cleaned = content.clean_ingest()?;
+        if cleaned > 0 {
+            tracing::info!(cleaned, "removed unfinished blobs left by an earlier crash");
+        }
+        let engine_id = match store.setting("engine-id")? {
+            Some(id) => id,
+            None => {
+                let id = new_uuid();
+                store.set_setting("engine-id", &id)?;
+                id
+            }
+        };
+        Ok(Engine {
+            opts,
+            store,
+            content,
+            engine_id,
+        })
+    }
+
+    pub fn data_root(&self) -> &Path {
+        &self.opts.data_root
+    }
+}
+
+fn create_dir(p: &Path) -> Result<()> {
+    std::fs::create_dir_all(p)
+        .map_err(|e| EngineError::system(&format!("create {}", p.display()), e))
+}
+
+/// A random (version 4) UUID, as dockerd's engine ID.
+fn new_uuid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn engine(dir: &Path) -> Engine {
+        Engine::open(EngineOptions {
+            data_root: dir.join("data"),
+            exec_root: dir.join("exec"),
+            insecure_registries: vec!["reg.local:5000".into(), "10.0.0.0/8".into()],
+            debug: false,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn engine_id_is_a_stable_uuid() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = engine(dir.path()).engine_id.clone();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert_eq!(engine(dir.path()).engine_id, id);
+    }
+
+    #[test]
+    fn info_reports_store_and_registries() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let info = e.info().unwrap();
+        assert_eq!(info.images, 0);
+        assert_eq!(info.driver, "overlay2");
+        assert_eq!(
+            info.docker_root_dir,
+            dir.path().join("data").display().to_string()
+        );
+        assert!(info.ncpu >= 1);
+        assert!(info.mem_total > 0);
+        assert!(["1", "2"].contains(&info.cgroup_version.as_str()));
+        let rc = &info.registry_config;
+        assert_eq!(
+            rc.insecure_registry_cidrs,
+            vec!["::1/128", "127.0.0.0/8", "10.0.0.0/8"]
+        );
+        assert!(!rc.index_configs["reg.local:5000"].secure);
+        assert!(rc.index_configs["docker.io"].official);
+        let v = serde_json::to_value(&info).unwrap();
+        assert_eq!(v["Swarm"]["LocalNodeState"], "inactive");
+        let ver = serde_json::to_value(e.version()).unwrap();
+        assert_eq!(ver["ApiVersion"], "1.50");
+        assert_eq!(ver["MinAPIVersion"], "1.24");
+        assert_eq!(ver["Components"][0]["Name"], "Engine");
+    }
+}

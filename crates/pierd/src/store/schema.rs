@@ -1,0 +1,76 @@
+//! Numbered schema migrations. Migration N (1-based) brings `user_version` from N-1 to N; never
+//! edit a released migration, append a new one.
+
+use rusqlite::Connection;
+
+use super::{Result, StoreError};
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: images, their layers, and the names that point at them.
+    r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    -- One row per image; the id is "sha256:<hex>" of its config blob.
+    CREATE TABLE images (
+        id              TEXT PRIMARY KEY,
+        config          TEXT NOT NULL,      -- the config blob (JSON), also in the content store
+        manifest_digest TEXT,               -- the platform manifest it was pulled as (NULL: local)
+        size            INTEGER NOT NULL,   -- unpacked bytes of all its layers
+        parent          TEXT NOT NULL DEFAULT '',
+        created         INTEGER NOT NULL,   -- unix seconds of the image's "created"
+        last_tag_time   TEXT,               -- RFC 3339 nano, NULL when never tagged locally
+        added_at        INTEGER NOT NULL
+    );
+    -- The layers of an image, bottom (idx 0) to top.
+    CREATE TABLE image_layers (
+        image_id    TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        idx         INTEGER NOT NULL,
+        diff_id     TEXT NOT NULL,          -- digest of the uncompressed tar
+        chain_id    TEXT NOT NULL,          -- names the unpacked snapshot
+        size        INTEGER NOT NULL,       -- unpacked bytes of this layer
+        blob_digest TEXT,                   -- the compressed blob kept in the content store
+        blob_size   INTEGER,
+        media_type  TEXT,
+        PRIMARY KEY (image_id, idx)
+    );
+    CREATE INDEX image_layers_chain ON image_layers(chain_id);
+    CREATE INDEX image_layers_blob ON image_layers(blob_digest);
+    -- repo:tag -> image ("docker.io/library/busybox:latest").
+    CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,
+        repo     TEXT NOT NULL,
+        tag      TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX tags_image ON tags(image_id);
+    -- repo@digest -> image ("docker.io/library/busybox@sha256:...").
+    CREATE TABLE digests (
+        name     TEXT PRIMARY KEY,
+        repo     TEXT NOT NULL,
+        digest   TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX digests_image ON digests(image_id);
+    "#,
+];
+
+pub(super) fn migrate(conn: &mut Connection, name: &str) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::TooNew {
+            path: name.to_string(),
+            found: current,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
