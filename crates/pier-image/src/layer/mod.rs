@@ -111,6 +111,7 @@ pub fn apply_layer<R: Read>(reader: R, target: &Path) -> Result<Applied, LayerEr
     let mut hashed = Sha256Reader::new(decoder);
     let mut ex = Extractor {
         root,
+        buf: vec![0; 128 * 1024],
         dir_times: Vec::new(),
         size: 0,
     };
@@ -181,6 +182,8 @@ struct Meta {
 
 struct Extractor {
     root: Root,
+    /// Copy buffer for file contents, reused across entries.
+    buf: Vec<u8>,
     dir_times: Vec<(Components, Timespec)>,
     size: u64,
 }
@@ -311,15 +314,14 @@ impl Extractor {
                 )
                 .map_err(errno("create"))?;
                 let mut file = File::from(fd);
-                let mut buf = vec![0u8; 64 * 1024];
                 loop {
-                    let n = match entry.read(&mut buf) {
+                    let n = match entry.read(&mut self.buf) {
                         Ok(0) => break,
                         Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => return Err(LayerError::Read(e)),
                     };
-                    file.write_all(&buf[..n]).map_err(fs_err("write"))?;
+                    file.write_all(&self.buf[..n]).map_err(fs_err("write"))?;
                     self.size += n as u64;
                 }
                 rfs::fchown(&file, Some(meta.uid), Some(meta.gid)).map_err(errno("chown"))?;

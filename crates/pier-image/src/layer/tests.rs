@@ -711,3 +711,120 @@ fn overlay_mount_of_two_layers_honors_whiteouts() {
     names.sort();
     assert_eq!(names, ["new"]);
 }
+
+/// A small deterministic xorshift generator, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+}
+
+/// Fuzz-style: random sequences of entries drawn from names, link targets and kinds that
+/// combine into escapes (`..`, absolute paths, symlinks out, hardlinks out, dirs replaced by
+/// links, whiteouts through links). Whatever happens, nothing outside the target changes and
+/// nothing panics.
+#[test]
+fn generated_tars_never_escape() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for iteration in 0..400 {
+        let s = Scene::new();
+        let secret = s.dir.path().join("secret");
+        fs::write(&secret, b"secret").unwrap();
+        let sentinel = s.sentinel().to_str().unwrap().to_owned();
+        let sentinel_file = format!("{sentinel}/f");
+        let secret_abs = secret.to_str().unwrap().to_owned();
+        let names = [
+            "a",
+            "a/b",
+            "a/b/c",
+            "../x",
+            "/abs",
+            "l",
+            "l/x",
+            "l/a/b",
+            "d",
+            "d/e",
+            ".wh.a",
+            "a/.wh..wh..opq",
+            "a/.wh.b",
+            "l/.wh.z",
+            "l/.wh..wh..opq",
+            "..",
+            "./",
+            "m/../../n",
+            "h",
+        ];
+        let sym_targets = [
+            "../sentinel",
+            "/",
+            "..",
+            "a",
+            sentinel.as_str(),
+            sentinel_file.as_str(),
+            "l",
+            "d/e",
+            "../../..",
+            "../secret",
+        ];
+        let link_targets = [
+            "a",
+            "a/b",
+            "l",
+            "l/secret",
+            "../secret",
+            secret_abs.as_str(),
+            "missing",
+            "h",
+        ];
+        let mut t = TarBuilder::new();
+        let n = 1 + rng.next() % 12;
+        for _ in 0..n {
+            let name = rng.pick(&names);
+            match rng.next() % 5 {
+                0 => t.file(name, b"data"),
+                1 => t.dir(name),
+                2 => t.symlink(name, rng.pick(&sym_targets)),
+                3 => t.hardlink(name, rng.pick(&link_targets)),
+                _ => t.entry(
+                    TarBuilder::header(tar::EntryType::Fifo, name, "", 0o644, 0),
+                    &[],
+                ),
+            };
+        }
+        let tar = t.finish();
+        let _ = s.apply(&tar);
+        let in_sentinel: Vec<_> = fs::read_dir(s.sentinel())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            in_sentinel.is_empty(),
+            "iteration {iteration}: sentinel written: {in_sentinel:?}"
+        );
+        let mut beside: Vec<_> = fs::read_dir(s.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        beside.sort();
+        assert_eq!(
+            beside,
+            ["secret", "sentinel", "target"],
+            "iteration {iteration}"
+        );
+        let m = meta(&secret);
+        assert_eq!(
+            (m.nlink(), fs::read(&secret).unwrap()),
+            (1, b"secret".to_vec()),
+            "iteration {iteration}"
+        );
+    }
+}
