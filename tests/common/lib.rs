@@ -202,6 +202,25 @@ pub fn content_store_problems(d: &Daemon) -> Vec<String> {
     problems
 }
 
+/// The snapshot store holds no temp dirs: every entry of `<data-root>/snapshots/layers` is a
+/// 64-hex chain ID with an `fs` dir. Returns the problems found.
+pub fn snapshot_problems(d: &Daemon) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Ok(rd) = std::fs::read_dir(d.data_root().join("snapshots/layers")) else {
+        return problems;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_hex = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_hex {
+            problems.push(format!("stray snapshot entry {name}"));
+        } else if !e.path().join("fs").is_dir() {
+            problems.push(format!("snapshot {name} has no fs dir"));
+        }
+    }
+    problems
+}
+
 /// Chain IDs of a list of diff IDs ("sha256:…"), as the OCI image spec defines them.
 pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

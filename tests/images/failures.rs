@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use pier_e2e::{
     api_inspect, api_pull, blob_files, content_root, content_store_problems, docker, enc,
-    files_under, setup, skip_docker, V,
+    files_under, setup, skip_docker, snapshot_problems, V,
 };
 use pier_testkit::{fixtures, free_port, Compression, SlowProxy};
 use serde_json::json;
@@ -159,7 +159,8 @@ fn kill9_mid_pull_then_pull_again() {
 
     env.d.start_again();
     // Startup cleaned what the crash left.
-    let problems = content_store_problems(&env.d);
+    let mut problems = content_store_problems(&env.d);
+    problems.extend(snapshot_problems(&env.d));
     assert!(problems.is_empty(), "after restart: {problems:#?}");
     assert!(
         api_inspect(&env.d, &format!("{via_proxy}:latest")).is_none(),
@@ -172,7 +173,8 @@ fn kill9_mid_pull_then_pull_again() {
     let v = api_inspect(&env.d, &img.reference()).expect("image after pull");
     assert_eq!(v["Id"], json!(img.id()));
     assert_eq!(v["RootFS"]["Layers"], json!(img.diff_ids));
-    let problems = content_store_problems(&env.d);
+    let mut problems = content_store_problems(&env.d);
+    problems.extend(snapshot_problems(&env.d));
     assert!(problems.is_empty(), "after second pull: {problems:#?}");
     // A clean restart keeps the image.
     env.d.restart();
