@@ -1,0 +1,200 @@
+"""The report: one Markdown section per run, inserted into docs/BENCHMARKS.md right below the
+page header (newest first; earlier runs stay below for history). Each section carries its
+figures as JSON in an HTML comment, so the next run can show how close its ratios are to the
+previous run's.
+"""
+
+import json
+import os
+import re
+
+from .measure import ENGINES, fmt_value
+from .workloads import TITLES
+
+MARKER = "<!-- results below: newest first; bench/run inserts new sections here -->"
+DATA_RE = re.compile(r"<!-- bench-data (\{.*?\}) -->", re.S)
+
+HEADER = f"""# Benchmarks: pier against docker, side by side
+
+Every figure here comes from `bench/run`, which measures pier and a real Docker Engine on the same
+machine, in the same run, with the same command lines, and reports pier/docker ratios. Nothing in it
+asserts a time: correctness is the test suite's job.
+
+## How to reproduce
+
+As root on a fresh Debian 12 machine, from the repository root:
+
+```sh
+bench/run                 # every workload (about 15–25 minutes on 2 cores)
+bench/run --quick         # a ~2 minute subset: mem-idle run run-nonet exec pull
+bench/run pull run        # chosen workloads
+bench/run --list          # the workloads
+```
+
+It builds pier (`cargo build --release --bins`), installs what is missing from Debian (`docker.io`
+for the reference dockerd + containerd + runc, `docker-registry`, `busybox-static`, `debootstrap`),
+then starts, each in its own directory under one work directory `$W` (`/var/tmp/pier-bench.<tag>`):
+
+- a loopback registry (`docker-registry serve`, `127.0.0.1:<free port>`) holding the fixture images;
+- **pierd** — `target/release/pierd -H unix://$W/pier/pier.sock --data-root $W/pier/data
+  --exec-root $W/pier/exec --pidfile $W/pier/pierd.pid` (plus `--bridge`/`--bip`, `--iptables=false`
+  and `--cgroup-parent` once pierd has them);
+- **the reference dockerd** (Debian's `docker.io`) with its own containerd (own root, state, socket,
+  namespace; CRI plugin off), its own data root, exec root, socket and pid file, a bridge the harness
+  creates (`pbd-<tag>`, a /24 no host route uses), `--iptables=false --ip-forward=false
+  --ip-masq=false --userland-proxy=false`, cgroupfs driver under its own cgroup parent, and a config
+  file of its own (so neither `/etc/docker/daemon.json` nor `/etc/docker/key.json` is used).
+
+Fixture images, pushed once to the registry so both engines pull the very same bytes: `busybox`
+(one layer: the host's busybox-static with its applet links) and `debian:bookworm` (one layer:
+`debootstrap --variant=minbase bookworm` from the host's Debian mirror, cleaned like the official
+image; made once and cached in `/var/cache/pier-bench`). Each engine pulls busybox and tags it
+`busybox`.
+
+On exit — normal, error, Ctrl-C or SIGTERM — it stops what it started by PID, kills processes left
+in its cgroups or holding files in `$W`, unmounts everything under `$W`, deletes its bridges (and
+veths on them) and any nft table named with its tag, removes its cgroups and `$W`, then checks that
+none of it remains and says so in the section.
+
+## Method
+
+- Timed workloads run the two engines in strict alternation (pier, docker, pier, docker …) after
+  warm-up iterations whose figures are dropped, so drifting machine load hits both alike. A time is
+  the wall time of one CLI invocation, fork to exit, measured by the harness (Python
+  `perf_counter`); the harness's own spawn cost (about 1 ms) is in both sides alike.
+- Each table gives min / median / max per engine and the ratio of medians, pier/docker (below 1 =
+  pier is faster or smaller). "own CLI" rows compare `pier` → pierd with `docker` → dockerd; "docker
+  CLI" rows drive both daemons with the same docker CLI, so only the daemons differ.
+- Cold pull: before each pull (untimed) the image is removed with `rmi -f`, checked to be gone, and
+  `sync` is run; after it, the image must be inspectable. The registry serves from the page cache for
+  both engines alike.
+- Memory: RSS (`VmRSS`) of the daemon processes — pierd alone vs dockerd + containerd — and PSS
+  (`/proc/<pid>/smaps_rollup`) of each container's monitor process, found as the parent of the
+  container's `State.Pid` (pier-shim vs containerd-shim-runc-v2).
+- A workload pier cannot do yet is reported as "not supported by pier yet (error: …)" with the
+  error it gave — never a number — and docker's side is still measured. When no dockerd can be
+  installed or started, pier is measured alone and the section says so.
+- "previous" is the ratio the same row had in the newest section below that has one, to show
+  run-to-run noise.
+
+{MARKER}
+"""
+
+
+def fmt_side(meas, engine, key, unit):
+    err = meas.error[engine]
+    if err is not None:
+        msg = err.replace("|", "\\|").replace("\n", " ")
+        if engine == "pier":
+            return f"not supported by pier yet (error: {msg})"
+        return f"failed (error: {msg})"
+    st = meas.stats(engine, key)
+    if st is None:
+        return "—"
+    return (f"{fmt_value(st['min'], unit)} / **{fmt_value(st['median'], unit)}** / "
+            f"{fmt_value(st['max'], unit)}")
+
+
+def previous_data(doc):
+    """The figures of every earlier section, newest first."""
+    out = []
+    for m in DATA_RE.finditer(doc or ""):
+        try:
+            out.append(json.loads(m.group(1)))
+        except ValueError:
+            pass
+    return out
+
+
+def prev_ratio(prev, meas, key):
+    """The ratio of the same row in the newest earlier section that has one."""
+    for section in prev or []:
+        for r in section.get("results", []):
+            if r.get("workload") == meas.workload and r.get("variant") == meas.variant:
+                ratio = (r.get("metrics", {}).get(key) or {}).get("ratio")
+                if ratio is not None:
+                    return ratio
+    return None
+
+
+def render_section(info, results, prev):
+    L = []
+    L.append(f"## {info['date']} — {info['mode']}")
+    L.append("")
+    mach = info["machine"]
+    L.append(f"- **Machine:** {mach['cores']} cores ({mach['cpu']}), {mach['memory_gib']} GiB RAM, "
+             f"Linux {mach['kernel']}, {mach['os']}, cgroups {mach['cgroups']}, "
+             f"work dir on {mach['workdir_fs']}.")
+    v = info["versions"]
+    L.append(f"- **Versions:** pier {v['pier']}; docker CLI {v['docker_cli']}; "
+             f"dockerd {v['dockerd']}; containerd {v['containerd']}; runc {v['runc']}; "
+             f"docker-registry {v['registry']}.")
+    L.append(f"- **Command:** `{info['command']}` (took {info['elapsed']}).")
+    for note in info["notes"]:
+        L.append(f"- {note}")
+    L.append("")
+    by_workload = {}
+    for meas in results:
+        by_workload.setdefault(meas.workload, []).append(meas)
+    for wl, measures in by_workload.items():
+        first = measures[0]
+        L.append(f"### {TITLES.get(wl, wl)}")
+        L.append("")
+        if wl == "mem-idle":
+            counts = ""
+        elif wl.startswith("mem-"):
+            counts = f"{first.runs} containers per engine"
+        else:
+            counts = (f"{first.runs} timed runs per engine after {first.warmup} warm-up, "
+                      "alternating pier/docker")
+        notes = "; ".join(x for x in (first.note, counts) if x)
+        L.append(f"{notes}. Cells: min / **median** / max.")
+        L.append("")
+        L.append("| variant | metric | pier | docker | pier/docker | previous |")
+        L.append("| --- | --- | --- | --- | --- | --- |")
+        for meas in measures:
+            for mt in meas.metrics:
+                ratio = meas.ratio(mt.key)
+                pr = prev_ratio(prev, meas, mt.key)
+                L.append(f"| {meas.variant} | {mt.label} | {fmt_side(meas, 'pier', mt.key, mt.unit)}"
+                         f" | {fmt_side(meas, 'docker', mt.key, mt.unit)} | "
+                         f"{f'**{ratio:.2f}**' if ratio is not None else '—'} | "
+                         f"{f'{pr:.2f}' if pr is not None else '—'} |")
+        L.append("")
+        L.append("Commands:")
+        L.append("")
+        seen = set()
+        for meas in measures:
+            for e in ENGINES:
+                for cmd in meas.commands[e]:
+                    if (e, cmd) in seen:
+                        continue
+                    seen.add((e, cmd))
+                    L.append(f"- {e}: `{cmd}`")
+        L.append("")
+    L.append("<!-- bench-data " + json.dumps(
+        {"date": info["date"], "mode": info["mode"], "results": [m.to_json() for m in results]},
+        separators=(",", ":")) + " -->")
+    L.append("")
+    return "\n".join(L)
+
+
+def write(path, section):
+    doc = open(path).read() if os.path.exists(path) else ""
+    if MARKER not in doc:
+        doc = HEADER + "\n" + doc
+    head, rest = doc.split(MARKER, 1)
+    doc = head + MARKER + "\n\n" + section + "\n" + rest.lstrip("\n")
+    with open(path + ".tmp", "w") as f:
+        f.write(doc)
+    os.replace(path + ".tmp", path)
+
+
+def read_previous(path):
+    try:
+        doc = open(path).read()
+    except OSError:
+        return None
+    if MARKER in doc:
+        doc = doc.split(MARKER, 1)[1]
+    return previous_data(doc)

@@ -1,0 +1,476 @@
+"""The workloads (issue 6). Each is a function `(ctx) -> [Measurement]`, registered in
+`WORKLOADS` with its name, its description and whether `--quick` includes it.
+
+Every workload runs the same command line on both engines. A side that cannot run (pierd did not
+start, a fixture could not be loaded into it, a command fails) gets its error instead of figures;
+the other side is still measured. Workloads remove the containers they create (`rm -f`), and the
+janitor kills whatever is left at the end.
+
+Variants: the "own CLI" variant compares `pier` → pierd with `docker` → dockerd (what a user of
+each types); the "docker CLI" variant drives both daemons with the same docker CLI, so only the
+daemons differ.
+"""
+
+import os
+import subprocess
+import tempfile
+import time
+
+from .host import parent_pid, proc_kib
+from .measure import ENGINES, Measurement, Metric, SideError, alternate, timed_run
+
+SLEEP = "600"
+CANARY = "pier-bench-ok"
+
+
+def canary(client, args):
+    """Before timing a command whose output proves nothing, run a variant that must print
+    CANARY: a CLI or daemon that answers without doing the work never gets a number."""
+    r = client.run(*args, stdout=subprocess.PIPE, timeout=120)
+    if CANARY.encode() not in r.stdout:
+        raise SideError(f"`{client.name} {' '.join(args)}` exited 0 but did not print {CANARY} "
+                        f"(printed {r.stdout[:80]!r})")
+
+
+def running_names(ctx, engine, prefix):
+    """Names of the running containers whose name starts with prefix, from the daemon's API."""
+    status, body = ctx.engines[engine].api("/containers/json")
+    if status != 200 or not isinstance(body, list):
+        raise SideError(f"GET /containers/json: status {status}")
+    names = set()
+    for c in body:
+        for n in c.get("Names") or []:
+            if n.lstrip("/").startswith(prefix):
+                names.add(n.lstrip("/"))
+    return names
+
+
+class Ctx:
+    def __init__(self, janitor, engines, engine_errors, quick, runs_override, warmup_override):
+        self.janitor = janitor
+        self.engines = engines              # {"pier": Engine|None, "docker": Engine|None}
+        self.engine_errors = engine_errors  # {"pier": str|None, "docker": str|None}
+        self.quick = quick
+        self.runs_override = runs_override
+        self.warmup_override = warmup_override
+        self.busybox = "busybox"            # image name both engines know the busybox fixture by
+        self.image_errors = {e: None for e in ENGINES}
+        self.debian_ref = None
+        self.debian_error = None
+        self.fixture_info = {}
+
+    def counts(self, warmup, runs, quick_warmup, quick_runs):
+        w, r = (quick_warmup, quick_runs) if self.quick else (warmup, runs)
+        if self.warmup_override is not None:
+            w = self.warmup_override
+        if self.runs_override is not None:
+            r = self.runs_override
+        return w, r
+
+    def client(self, engine, kind):
+        """kind "own" or "docker"; raises SideError when that engine is not there."""
+        eng = self.engines.get(engine)
+        if eng is None:
+            raise SideError(self.engine_errors.get(engine) or f"{engine} engine not started")
+        return eng.own if kind == "own" else eng.docker
+
+    def need_busybox(self, engine):
+        if self.image_errors[engine]:
+            raise SideError(f"busybox fixture image: {self.image_errors[engine]}")
+
+    def variants(self, kinds=("own", "docker")):
+        labels = {"own": "pier CLI → pierd · docker CLI → dockerd",
+                  "docker": "docker CLI → pierd · docker CLI → dockerd"}
+        return [(k, labels[k]) for k in kinds]
+
+    def display(self, engine, kind, args):
+        try:
+            return self.client(engine, kind).display(args, self.janitor.workdir)
+        except SideError:
+            sock = f"$W/{'pier/pier.sock' if engine == 'pier' else 'docker/docker.sock'}"
+            if (engine, kind) == ("pier", "own"):
+                return f"PIER_HOST=unix://{sock} target/release/pier {' '.join(args)}"
+            return f"DOCKER_HOST=unix://{sock} docker {' '.join(args)}"
+
+    def side_fns(self, kind, make):
+        """{engine: make(engine, client)} — or the SideError when the engine is missing."""
+        out = {}
+        for e in ENGINES:
+            try:
+                out[e] = make(e, self.client(e, kind))
+            except SideError as ex:
+                out[e] = ex
+        return out
+
+    def force_rm(self, engine, names):
+        if not names:
+            return
+        for kind in ("own", "docker"):
+            try:
+                c = self.client(engine, kind)
+            except SideError:
+                return
+            try:
+                r = c.run("rm", "-f", *names, check=False, timeout=300)
+            except subprocess.TimeoutExpired:
+                continue
+            if r.returncode == 0:
+                return
+
+
+def parallel(client, arg_lists, timeout=600):
+    """Start every command at once; wait for all; SideError naming the failures."""
+    procs = []
+    with tempfile.TemporaryDirectory() as td:
+        for i, args in enumerate(arg_lists):
+            ef = open(os.path.join(td, f"{i}.err"), "wb")
+            procs.append((args, subprocess.Popen(client.argv(*args), env=client.env,
+                                                 stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.DEVNULL, stderr=ef), ef))
+        failures = []
+        deadline = time.monotonic() + timeout
+        for args, p, ef in procs:
+            try:
+                p.wait(timeout=max(1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            ef.close()
+            if p.returncode != 0:
+                with open(ef.name, "rb") as f:
+                    err = f.read().decode(errors="replace").strip().splitlines()
+                failures.append((args, p.returncode, err[-1] if err else ""))
+    if failures:
+        args, code, err = failures[0]
+        raise SideError(f"{len(failures)} of {len(arg_lists)} `{client.name} {' '.join(args[:2])}` "
+                        f"failed; first: exit {code}: {err}")
+
+
+def start_idle(ctx, engine, names, batch=10):
+    """`run -d --name N busybox sleep 600` for every name, `batch` at a time (own CLI)."""
+    ctx.need_busybox(engine)
+    c = ctx.client(engine, "own")
+    ctx.force_rm(engine, names)
+    try:
+        for i in range(0, len(names), batch):
+            parallel(c, [["run", "-d", "--name", n, ctx.busybox, "sleep", SLEEP]
+                         for n in names[i:i + batch]])
+    except SideError:
+        ctx.force_rm(engine, names)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+
+def w_run(ctx, extra=(), name="run"):
+    args = ["run", "--rm", *extra, ctx.busybox, "true"]
+    w, r = ctx.counts(3, 20, 1, 5)
+    out = []
+    for kind, label in ctx.variants():
+        m = Measurement(name, label, [Metric("t", "time", "s")],
+                        {e: [ctx.display(e, kind, args)] for e in ENGINES})
+
+        def make(e, c):
+            ctx.need_busybox(e)
+            canary(c, ["run", "--rm", *extra, ctx.busybox, "echo", CANARY])
+            return lambda: {"t": timed_run(c, args, timeout=120)}
+        out.append(alternate(m, ctx.side_fns(kind, make), w, r))
+    return out
+
+
+def w_run_nonet(ctx):
+    return w_run(ctx, extra=("--network", "none"), name="run-nonet")
+
+
+def w_parallel(ctx, n):
+    w, r = ctx.counts(1, 3, 0, 1)
+    names = [f"pb-par{n}-{i}" for i in range(n)]
+    kind, label = ctx.variants(("own",))[0]
+    run_args = ["run", "-d", "--name", "NAME", ctx.busybox, "sleep", SLEEP]
+    m = Measurement(f"run-d-{n}", label,
+                    [Metric("start", f"{n} × `run -d` at once, until all returned", "s"),
+                     Metric("rm", f"`rm -f` of the {n}", "s")],
+                    {e: [f"{n} at once: {ctx.display(e, kind, run_args)}  (NAME = pb-par{n}-0 …)",
+                         ctx.display(e, kind, ["rm", "-f", f"pb-par{n}-0", "…"])]
+                     for e in ENGINES})
+
+    def make(e, c):
+        ctx.need_busybox(e)
+
+        def once():
+            ctx.force_rm(e, names)
+            t0 = time.perf_counter()
+            try:
+                parallel(c, [["run", "-d", "--name", x, ctx.busybox, "sleep", SLEEP]
+                             for x in names])
+            except SideError:
+                ctx.force_rm(e, names)
+                raise
+            t_start = time.perf_counter() - t0
+            up = running_names(ctx, e, f"pb-par{n}-")
+            if len(up) != n:
+                ctx.force_rm(e, names)
+                raise SideError(f"{n} × `run -d` exited 0 but the daemon lists {len(up)} of them "
+                                "running")
+            t_rm = timed_run(c, ["rm", "-f", *names], timeout=600)
+            left = running_names(ctx, e, f"pb-par{n}-")
+            if left:
+                raise SideError(f"`rm -f` exited 0 but {len(left)} containers are still running")
+            return {"start": t_start, "rm": t_rm}
+        return once
+    alternate(m, ctx.side_fns(kind, make), w, r)
+    for e in ENGINES:
+        if ctx.engines.get(e):
+            ctx.force_rm(e, names)
+    return [m]
+
+
+def w_parallel20(ctx):
+    return w_parallel(ctx, 20)
+
+
+def w_parallel100(ctx):
+    return w_parallel(ctx, 100)
+
+
+def w_exec(ctx):
+    w, r = ctx.counts(3, 20, 1, 5)
+    name = "pb-exec"
+    args = ["exec", name, "true"]
+    ready = {}
+    for e in ENGINES:
+        try:
+            start_idle(ctx, e, [name])
+            ready[e] = None
+        except SideError as ex:
+            ready[e] = SideError(f"setup (`run -d --name {name} busybox sleep {SLEEP}`): {ex}")
+    out = []
+    for kind, label in ctx.variants():
+        m = Measurement("exec", label, [Metric("t", "time", "s")],
+                        {e: [ctx.display(e, kind, args)] for e in ENGINES},
+                        note=f"in a running container (`run -d --name {name} busybox sleep {SLEEP}`)")
+
+        def make(e, c):
+            if ready[e]:
+                raise ready[e]
+            canary(c, ["exec", name, "echo", CANARY])
+            return lambda: {"t": timed_run(c, args, timeout=60)}
+        out.append(alternate(m, ctx.side_fns(kind, make), w, r))
+    for e in ENGINES:
+        if ctx.engines.get(e):
+            ctx.force_rm(e, [name])
+    return out
+
+
+def w_ps(ctx):
+    w, r = ctx.counts(2, 10, 1, 3)
+    names = [f"pb-ps-{i}" for i in range(100)]
+    ready = {}
+    for e in ENGINES:
+        try:
+            start_idle(ctx, e, names)
+            got = ctx.client(e, "own").run("ps", "-q", stdout=subprocess.PIPE, timeout=60)
+            lines = len(got.stdout.split())
+            if lines != 100:
+                raise SideError(f"`ps -q` listed {lines} containers, expected 100")
+            ready[e] = None
+        except SideError as ex:
+            ready[e] = SideError(f"setup (100 × `run -d busybox sleep {SLEEP}`): {ex}")
+    out = []
+    for kind, label in ctx.variants():
+        m = Measurement("ps", label, [Metric("t", "time", "s")],
+                        {e: [ctx.display(e, kind, ["ps"])] for e in ENGINES},
+                        note="with 100 running containers")
+
+        def make(e, c):
+            if ready[e]:
+                raise ready[e]
+            return lambda: {"t": timed_run(c, ["ps"], timeout=60)}
+        out.append(alternate(m, ctx.side_fns(kind, make), w, r))
+    for e in ENGINES:
+        if ctx.engines.get(e):
+            ctx.force_rm(e, names)
+    return out
+
+
+def w_logs(ctx):
+    w, r = ctx.counts(1, 10, 1, 3)
+    name = "pb-logs"
+    lines = 100_000
+    ready = {}
+    for e in ENGINES:
+        try:
+            ctx.need_busybox(e)
+            c = ctx.client(e, "own")
+            ctx.force_rm(e, [name])
+            c.run("run", "-d", "--name", name, ctx.busybox, "seq", "1", str(lines), timeout=60)
+            c.run("wait", name, timeout=120)
+            got = c.run("logs", name, stdout=subprocess.PIPE, timeout=120).stdout
+            count = got.count(b"\n")
+            if count != lines:
+                raise SideError(f"`logs` gave {count} lines, expected {lines}")
+            ready[e] = None
+        except SideError as ex:
+            ready[e] = SideError(f"setup (`run -d --name {name} busybox seq 1 {lines}`): {ex}")
+    out = []
+    for kind, label in ctx.variants():
+        m = Measurement("logs", label, [Metric("t", "time", "s")],
+                        {e: [ctx.display(e, kind, ["logs", name]) + " >/dev/null"]
+                         for e in ENGINES},
+                        note=f"of an exited container that printed {lines} lines (`seq 1 {lines}`)")
+
+        def make(e, c):
+            if ready[e]:
+                raise ready[e]
+            return lambda: {"t": timed_run(c, ["logs", name], timeout=120)}
+        out.append(alternate(m, ctx.side_fns(kind, make), w, r))
+    for e in ENGINES:
+        if ctx.engines.get(e):
+            ctx.force_rm(e, [name])
+    return out
+
+
+def w_pull(ctx):
+    w, r = ctx.counts(1, 5, 0, 3)
+    kinds = ("own",) if ctx.quick else ("own", "docker")
+    ref = ctx.debian_ref or "127.0.0.1:PORT/bench/debian:bookworm"
+    out = []
+    for kind, label in ctx.variants(kinds):
+        m = Measurement("pull", label, [Metric("t", "time", "s")],
+                        {e: [ctx.display(e, kind, ["rmi", "-f", ref]) + " && sync  (untimed)",
+                             ctx.display(e, kind, ["pull", ref])] for e in ENGINES},
+                        note=ctx.fixture_info.get("debian", ""))
+
+        def make(e, c):
+            if ctx.debian_error:
+                raise SideError(f"debian fixture image: {ctx.debian_error}")
+
+            eng = ctx.engines[e]
+
+            def prep():
+                r = c.run("rmi", "-f", ref, check=False, timeout=300)
+                if eng.has_image(ref):
+                    why = r.stderr.decode(errors="replace").strip().splitlines()
+                    raise SideError(f"`rmi -f {ref}` left the image in place, so no cold pull"
+                                    + (f" ({why[-1]})" if why else ""))
+                os.sync()
+
+            def once():
+                t = timed_run(c, ["pull", ref], timeout=900)
+                if not eng.has_image(ref):
+                    raise SideError("`pull` exited 0 but the daemon has no such image "
+                                    f"(GET /images/{ref}/json)")
+                return {"t": t}
+            return (prep, once)
+        pairs = ctx.side_fns(kind, make)
+        fns = {e: (v if isinstance(v, Exception) else v[1]) for e, v in pairs.items()}
+        prep = {e: v[0] for e, v in pairs.items() if not isinstance(v, Exception)}
+        out.append(alternate(m, fns, w, r, prep=prep))
+    return out
+
+
+def daemon_rss_mib(ctx, e):
+    eng = ctx.engines.get(e)
+    if eng is None:
+        raise SideError(ctx.engine_errors.get(e) or "not started")
+    pids = eng.daemon_pids()
+    if len(pids) != len(eng.daemon_procs):
+        raise SideError("a daemon process has exited")
+    return sum(proc_kib(p, "VmRSS") for p in pids) / 1024
+
+
+def w_mem_idle(ctx):
+    samples = 3 if ctx.quick else 5
+    m = Measurement("mem-idle", "pierd · dockerd + containerd",
+                    [Metric("rss", "RSS of the daemon processes, idle (no containers)", "MiB")],
+                    {"pier": ["VmRSS of pierd in /proc/<pid>/status"],
+                     "docker": ["VmRSS of dockerd + containerd in /proc/<pid>/status"]},
+                    note=f"{samples} samples 1 s apart, after fixture images were loaded")
+
+    def make(e, _c):
+        def once():
+            time.sleep(1)
+            return {"rss": daemon_rss_mib(ctx, e)}
+        return once
+    return [alternate(m, ctx.side_fns("own", make), 0, samples)]
+
+
+def w_mem_shim(ctx):
+    n = 20 if ctx.quick else 50
+    names = [f"pb-idle-{i}" for i in range(n)]
+    m = Measurement("mem-shim", "pier-shim · containerd-shim-runc-v2",
+                    [Metric("pss", f"PSS per container monitor, {n} idle containers", "KiB"),
+                     Metric("rss", f"daemon RSS with {n} idle containers", "MiB")],
+                    {e: [f"{n} × " + ctx.display(e, "own", ["run", "-d", ctx.busybox, "sleep",
+                                                            SLEEP]),
+                         "monitor = parent of the container's State.Pid; Pss from "
+                         "/proc/<monitor>/smaps_rollup"] for e in ENGINES})
+    for e in ENGINES:
+        try:
+            start_idle(ctx, e, names)
+            time.sleep(3)
+            c = ctx.client(e, "own")
+            got = c.run("inspect", "--format", "{{.State.Pid}}", *names, stdout=subprocess.PIPE,
+                        timeout=120).stdout.split()
+            pids = [int(x) for x in got]
+            if len(pids) != n or 0 in pids:
+                raise SideError(f"`inspect` gave {len(pids)} pids for {n} containers: {got[:5]}")
+            shims = {}
+            for p in pids:
+                s = parent_pid(p)
+                if s is None:
+                    raise SideError(f"container pid {p} has no parent")
+                shims[s] = shims.get(s, 0) + 1
+            if len(shims) != n:
+                raise SideError(f"{n} containers have {len(shims)} distinct parent processes; "
+                                "expected one monitor per container")
+            for s in shims:
+                m.samples[e]["pss"].append(proc_kib(s, "Pss", source="smaps_rollup"))
+            with open(f"/proc/{next(iter(shims))}/comm") as f:
+                m.commands[e].append(f"monitor process name: {f.read().strip()}")
+            m.samples[e]["rss"].append(daemon_rss_mib(ctx, e))
+        except SideError as ex:
+            m.fail(e, ex)
+        except (OSError, ValueError) as ex:
+            m.fail(e, f"reading /proc: {ex}")
+        finally:
+            if ctx.engines.get(e):
+                ctx.force_rm(e, names)
+    m.runs = n
+    return [m]
+
+
+class Workload:
+    def __init__(self, name, fn, quick, needs_debian, what):
+        self.name, self.fn, self.quick, self.needs_debian, self.what = (
+            name, fn, quick, needs_debian, what)
+
+
+WORKLOADS = [
+    Workload("mem-idle", w_mem_idle, True, False, "idle daemon RSS: pierd vs dockerd + containerd"),
+    Workload("run", w_run, True, False, "`run --rm busybox true`"),
+    Workload("run-nonet", w_run_nonet, True, False, "`run --rm --network none busybox true`"),
+    Workload("exec", w_exec, True, False, "`exec c true` round trip"),
+    Workload("logs", w_logs, False, False, "`logs` of 100k lines"),
+    Workload("ps", w_ps, False, False, "`ps` with 100 containers"),
+    Workload("run-d-20", w_parallel20, False, False, "20 parallel `run -d … sleep 600`, then `rm -f`"),
+    Workload("run-d-100", w_parallel100, False, False,
+             "100 parallel `run -d … sleep 600`, then `rm -f`"),
+    Workload("pull", w_pull, True, True, "cold pull of debian bookworm minbase from the loopback "
+             "registry"),
+    Workload("mem-shim", w_mem_shim, False, False,
+             "PSS per idle container monitor (pier-shim vs containerd-shim-runc-v2), 50 containers"),
+]
+
+TITLES = {
+    "mem-idle": "Idle daemon memory",
+    "run": "`run --rm busybox true`",
+    "run-nonet": "`run --rm --network none busybox true`",
+    "exec": "`exec pb-exec true`",
+    "logs": "`logs` of 100 000 lines",
+    "ps": "`ps` with 100 running containers",
+    "run-d-20": "20 parallel `run -d busybox sleep 600`, then `rm -f`",
+    "run-d-100": "100 parallel `run -d busybox sleep 600`, then `rm -f`",
+    "pull": "Cold `pull` of debian bookworm minbase from the loopback registry",
+    "mem-shim": "Memory per idle container monitor",
+}
