@@ -1,1 +1,39 @@
-//! pier-runtime
+//! pier-runtime: Pier's OCI runtime as a library.
+//!
+//! It turns an OCI bundle (`config.json` + rootfs) into an isolated, running process and manages its
+//! life cycle with runc's verbs: [`container::create`], [`container::start`], [`container::kill`],
+//! [`container::delete`], [`container::exec`], pause/resume, ps, stats. State lives under a root
+//! directory (`<root>/<id>/state.json`, default `/run/pier-runc`) in runc's layout, so the
+//! `pier-runc` binary (a thin CLI over this crate) and an in-process caller (pier-shim) can manage
+//! the same containers.
+//!
+//! Process model (no re-exec): the caller forks a helper that joins or creates the namespaces
+//! (user first, with the id maps written by the caller), then forks the container's init, which
+//! is pid 1 of a new pid namespace and a child of the caller (`CLONE_PARENT`-like via the
+//! subreaper bit, see [`container::CreateOptions::subreaper`]). Parent and children talk over a
+//! `SOCK_SEQPACKET` socketpair ([`sync`]). `create` leaves the init blocked opening
+//! `<root>/<id>/exec.fifo` for writing; `start` opens it for reading, which releases the init into
+//! `execve`.
+//!
+//! Limits: must be called from a process whose other threads do not hold locks across `fork`
+//! (glibc's `fork` keeps malloc consistent; the children only make syscalls and exit with `_exit`).
+
+pub mod capabilities;
+pub mod cgroups;
+pub mod console;
+pub mod container;
+pub mod error;
+pub mod hooks;
+pub mod mounts;
+pub mod namespaces;
+pub mod process;
+pub mod seccomp;
+pub mod seccomp_profile;
+pub mod spec;
+pub mod state;
+pub mod sync;
+pub mod sys;
+
+pub use container::{CreateOptions, ExecOptions};
+pub use error::{Result, RuntimeError};
+pub use state::{ContainerState, Status};

@@ -1,0 +1,570 @@
+//! `pier-runc`: runc's command line over the pier-runtime library. Errors go to stderr and, with
+//! `--log`, to the log file in runc's format (`--log-format json` is what containerd reads).
+
+use clap::{Args, Parser, Subcommand};
+use pier_runtime::container::{self, CreateOptions, ExecOptions};
+use pier_runtime::state::DEFAULT_ROOT;
+use pier_runtime::RuntimeError;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pier-runc",
+    version,
+    about = "Pier's OCI runtime (runc-compatible command line)"
+)]
+struct Cli {
+    /// Root directory for container state.
+    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Log file (errors are written there too).
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    log_format: String,
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Accept systemd's slice:prefix:name cgroup paths (mapped onto cgroupfs).
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Accepted for compatibility; ignored.
+    #[arg(long, global = true, hide = true)]
+    criu: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Debug)]
+struct CreateArgs {
+    #[arg(short, long, default_value = ".")]
+    bundle: PathBuf,
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    id: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a container (its init waits for `start`).
+    Create(CreateArgs),
+    /// Start a created container.
+    Start { id: String },
+    /// Create and start a container, then wait for it (unless --detach).
+    Run {
+        #[command(flatten)]
+        c: CreateArgs,
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the OCI state of a container.
+    State { id: String },
+    /// Send a signal (default SIGTERM) to the container's init.
+    Kill {
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        signal: Option<String>,
+    },
+    /// Delete a container.
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Run a new process in a container.
+    Exec {
+        #[arg(short, long)]
+        process: Option<PathBuf>,
+        #[arg(short, long)]
+        tty: bool,
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        #[arg(short, long)]
+        env: Vec<String>,
+        #[arg(short, long)]
+        user: Option<String>,
+        #[arg(long = "additional-gids", short = 'g')]
+        additional_gids: Vec<u32>,
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        #[arg(short, long)]
+        cap: Vec<String>,
+        #[arg(long = "no-new-privs")]
+        no_new_privs: bool,
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
+        #[arg(long = "process-label")]
+        process_label: Option<String>,
+        #[arg(long = "apparmor")]
+        apparmor: Option<String>,
+        #[arg(long = "ignore-paused")]
+        ignore_paused: bool,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List the processes of a container.
+    Ps {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Freeze all processes of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List containers.
+    List {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write runc's default config.json.
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print what this runtime supports (OCI features document).
+    Features,
+    /// Print container events; with --stats one stats snapshot.
+    Events {
+        #[arg(long)]
+        stats: bool,
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
+    /// Update a container's resource limits from an OCI resources JSON (file or "-").
+    Update {
+        #[arg(short = 'r', long)]
+        resources: Option<String>,
+        id: String,
+    },
+}
+
+struct Logger {
+    file: Option<PathBuf>,
+    json: bool,
+}
+
+impl Logger {
+    fn error(&self, msg: &str) {
+        eprintln!("{msg}");
+        if let Some(f) = &self.file {
+            if let Ok(mut fh) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(f)
+            {
+                let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+                let line = if self.json {
+                    serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
+                } else {
+                    format!("time={time:?} level=error msg={msg:?}")
+                };
+                let _ = writeln!(fh, "{line}");
+            }
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let log = Logger {
+        file: cli.log.clone(),
+        json: cli.log_format == "json",
+    };
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            log.error(&e.to_string());
+            std::process::exit(1);
+        }
+    }
+}
+
+fn connect(p: &Option<PathBuf>) -> Result<Option<std::os::fd::OwnedFd>, RuntimeError> {
+    p.as_deref().map(pier_runtime::console::connect).transpose()
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+}
+
+fn run(cli: Cli) -> Result<i32, RuntimeError> {
+    let root = cli.root.clone();
+    match cli.cmd {
+        Cmd::Create(c) => {
+            container::create(CreateOptions {
+                root,
+                id: c.id,
+                bundle: c.bundle,
+                console: connect(&c.console_socket)?,
+                pid_file: c.pid_file,
+                preserve_fds: c.preserve_fds,
+                no_pivot: c.no_pivot,
+                no_new_keyring: c.no_new_keyring,
+                systemd_cgroup: cli.systemd_cgroup,
+                subreaper: false,
+            })?;
+            Ok(0)
+        }
+        Cmd::Start { id } => {
+            container::start(&root, &id)?;
+            Ok(0)
+        }
+        Cmd::Run { c, detach, keep } => run_container(root, c, detach, keep, cli.systemd_cgroup),
+        Cmd::State { id } => {
+            print_json(&container::state(&root, &id)?);
+            Ok(0)
+        }
+        Cmd::Kill { all, id, signal } => {
+            let sig = container::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
+            container::kill(&root, &id, sig, all)?;
+            Ok(0)
+        }
+        Cmd::Delete { force, id } => {
+            container::delete(&root, &id, force)?;
+            Ok(0)
+        }
+        Cmd::Exec {
+            process,
+            tty,
+            console_socket,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            detach,
+            pid_file,
+            cap,
+            no_new_privs,
+            preserve_fds,
+            id,
+            command,
+            ..
+        } => {
+            let st = pier_runtime::state::ContainerState::load(&root, &id)?;
+            let mut proc_: oci_spec::runtime::Process = match &process {
+                Some(p) => {
+                    let text =
+                        std::fs::read_to_string(p).map_err(|source| RuntimeError::ReadConfig {
+                            path: p.clone(),
+                            source,
+                        })?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| RuntimeError::InvalidConfig(format!("{}: {e}", p.display())))?
+                }
+                None => {
+                    if command.is_empty() {
+                        return Err(RuntimeError::InvalidConfig(
+                            "exec: process args cannot be empty".into(),
+                        ));
+                    }
+                    let mut p = st.config.process().clone().unwrap_or_default();
+                    p.set_args(Some(command.clone()));
+                    p.set_terminal(Some(tty));
+                    p.set_console_size(None);
+                    p
+                }
+            };
+            if process.is_none() {
+                if let Some(cwd) = cwd {
+                    proc_.set_cwd(cwd);
+                }
+                let mut e = proc_.env().clone().unwrap_or_default();
+                e.extend(env);
+                proc_.set_env(Some(e));
+                if let Some(u) = user {
+                    let (uid, gid) = u.split_once(':').unwrap_or((&u, "0"));
+                    let uid = uid
+                        .parse()
+                        .map_err(|_| RuntimeError::InvalidConfig(format!("invalid user {u:?}")))?;
+                    let gid = gid
+                        .parse()
+                        .map_err(|_| RuntimeError::InvalidConfig(format!("invalid user {u:?}")))?;
+                    proc_.user_mut().set_uid(uid);
+                    proc_.user_mut().set_gid(gid);
+                }
+                if !additional_gids.is_empty() {
+                    proc_.user_mut().set_additional_gids(Some(additional_gids));
+                }
+                if no_new_privs {
+                    proc_.set_no_new_privileges(Some(true));
+                }
+                if !cap.is_empty() {
+                    let mut caps = proc_.capabilities().clone().unwrap_or_default();
+                    let extra: oci_spec::runtime::Capabilities = cap
+                        .iter()
+                        .map(|c| {
+                            let name = if c.starts_with("CAP_") {
+                                c.clone()
+                            } else {
+                                format!("CAP_{c}")
+                            };
+                            serde_json::from_value(serde_json::Value::String(name)).map_err(|_| {
+                                RuntimeError::InvalidConfig(format!("unknown capability {c:?}"))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    let add = |s: &Option<oci_spec::runtime::Capabilities>| {
+                        let mut s = s.clone().unwrap_or_default();
+                        s.extend(extra.iter().copied());
+                        Some(s)
+                    };
+                    caps.set_bounding(add(caps.bounding()));
+                    caps.set_effective(add(caps.effective()));
+                    caps.set_permitted(add(caps.permitted()));
+                    caps.set_inheritable(add(caps.inheritable()));
+                    caps.set_ambient(add(caps.ambient()));
+                    proc_.set_capabilities(Some(caps));
+                }
+            }
+            let terminal = proc_.terminal() == Some(true);
+            let (console, local_tty) = if terminal && console_socket.is_none() && !detach {
+                let (a, b) = std::os::unix::net::UnixStream::pair()
+                    .map_err(|e| RuntimeError::Other(format!("socketpair: {e}")))?;
+                (Some(std::os::fd::OwnedFd::from(b)), Some(a))
+            } else {
+                (connect(&console_socket)?, None)
+            };
+            let pid = container::exec(ExecOptions {
+                root,
+                id,
+                process: proc_,
+                console,
+                pid_file,
+                preserve_fds,
+                subreaper: !detach,
+            })?;
+            if detach {
+                return Ok(0);
+            }
+            pier_runtime::sys::forward_signals(pid)?;
+            if let Some(sock) = local_tty {
+                use std::os::fd::AsRawFd;
+                let (master, _) = pier_runtime::sys::recv_fd(sock.as_raw_fd())?;
+                std::thread::spawn(move || pier_runtime::console::proxy(master));
+            }
+            container::wait_exit(pid)
+        }
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            let pids = container::ps_pids(&root, &id)?;
+            if format == "json" {
+                println!("{}", serde_json::to_string(&pids).expect("json"));
+                return Ok(0);
+            }
+            let args = if ps_args.is_empty() {
+                vec!["-ef".to_string()]
+            } else {
+                ps_args
+            };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| RuntimeError::Other(format!("ps: {e}")))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or("");
+            let col = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .ok_or_else(|| {
+                    RuntimeError::Other("couldn't find PID field in ps output".into())
+                })?;
+            println!("{header}");
+            for l in lines {
+                if let Some(p) = l
+                    .split_whitespace()
+                    .nth(col)
+                    .and_then(|s| s.parse::<i32>().ok())
+                {
+                    if pids.contains(&p) {
+                        println!("{l}");
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Pause { id } => {
+            container::pause(&root, &id)?;
+            Ok(0)
+        }
+        Cmd::Resume { id } => {
+            container::resume(&root, &id)?;
+            Ok(0)
+        }
+        Cmd::List { format, quiet } => {
+            let list = container::list(&root)?;
+            if quiet {
+                for s in &list {
+                    println!("{}", s.id);
+                }
+            } else if format == "json" {
+                println!("{}", serde_json::to_string(&list).expect("json"));
+            } else {
+                let rows: Vec<[String; 6]> = list
+                    .iter()
+                    .map(|s| {
+                        [
+                            s.id.clone(),
+                            s.pid.to_string(),
+                            s.status.to_string(),
+                            s.bundle.display().to_string(),
+                            s.created.clone(),
+                            if s.owner.is_empty() {
+                                "root".into()
+                            } else {
+                                s.owner.clone()
+                            },
+                        ]
+                    })
+                    .collect();
+                let header =
+                    ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+                let mut widths = header.clone().map(|h| h.len());
+                for r in &rows {
+                    for (i, c) in r.iter().enumerate() {
+                        widths[i] = widths[i].max(c.len());
+                    }
+                }
+                for r in std::iter::once(&header).chain(rows.iter()) {
+                    let line: Vec<String> = r
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+                        .collect();
+                    println!("{}", line.join("   ").trim_end());
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Spec { bundle, rootless } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                return Err(RuntimeError::Other(format!(
+                    "File {} exists. Remove it first",
+                    path.display()
+                )));
+            }
+            let text = serde_json::to_string_pretty(&pier_runtime::spec::default_spec(rootless))
+                .expect("json");
+            std::fs::write(&path, text + "\n")
+                .map_err(|e| RuntimeError::Other(format!("write {}: {e}", path.display())))?;
+            Ok(0)
+        }
+        Cmd::Features => {
+            print_json(&pier_runtime::spec::features());
+            Ok(0)
+        }
+        Cmd::Events { stats, id, .. } => {
+            if !stats {
+                return Err(RuntimeError::Unsupported(
+                    "events streaming is not supported by pier-runc; use --stats".into(),
+                ));
+            }
+            let data = container::stats(&root, &id)?;
+            println!(
+                "{}",
+                serde_json::json!({"type": "stats", "id": id, "data": data})
+            );
+            Ok(0)
+        }
+        Cmd::Update { resources, id } => {
+            let text = match resources.as_deref() {
+                None | Some("-") => std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| RuntimeError::Other(format!("read resources: {e}")))?,
+                Some(f) => std::fs::read_to_string(f)
+                    .map_err(|e| RuntimeError::Other(format!("read {f}: {e}")))?,
+            };
+            let res: oci_spec::runtime::LinuxResources = serde_json::from_str(&text)
+                .map_err(|e| RuntimeError::InvalidConfig(format!("resources: {e}")))?;
+            let st = pier_runtime::state::ContainerState::load(&root, &id)?;
+            pier_runtime::cgroups::manager(&st.cgroup).apply(&res, &[])?;
+            Ok(0)
+        }
+    }
+}
+
+fn run_container(
+    root: PathBuf,
+    c: CreateArgs,
+    detach: bool,
+    keep: bool,
+    systemd_cgroup: bool,
+) -> Result<i32, RuntimeError> {
+    let bundle = std::fs::canonicalize(&c.bundle).unwrap_or(c.bundle.clone());
+    let terminal = pier_runtime::spec::load_bundle(&bundle)
+        .ok()
+        .and_then(|ls| ls.spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false);
+    let (console, local_tty) = if terminal && c.console_socket.is_none() && !detach {
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| RuntimeError::Other(format!("socketpair: {e}")))?;
+        (Some(std::os::fd::OwnedFd::from(b)), Some(a))
+    } else {
+        (connect(&c.console_socket)?, None)
+    };
+    let id = c.id.clone();
+    let st = container::create(CreateOptions {
+        root: root.clone(),
+        id: c.id,
+        bundle,
+        console,
+        pid_file: c.pid_file,
+        preserve_fds: c.preserve_fds,
+        no_pivot: c.no_pivot,
+        no_new_keyring: c.no_new_keyring,
+        systemd_cgroup,
+        subreaper: !detach,
+    })?;
+    if let Err(e) = container::start(&root, &id) {
+        let _ = container::delete(&root, &id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    pier_runtime::sys::forward_signals(st.pid)?;
+    let proxy = match local_tty {
+        Some(sock) => {
+            use std::os::fd::AsRawFd;
+            let (master, _) = pier_runtime::sys::recv_fd(sock.as_raw_fd())?;
+            Some(std::thread::spawn(move || {
+                pier_runtime::console::proxy(master)
+            }))
+        }
+        None => None,
+    };
+    let code = container::wait_exit(st.pid)?;
+    drop(proxy);
+    if !keep {
+        container::delete(&root, &id, true)?;
+    }
+    Ok(code)
+}

@@ -1,0 +1,131 @@
+//! `exec`: run a new process in a running container — join every namespace of its init
+//! (user first), its cgroup, apply the process (user, caps, rlimits, no_new_privs, the
+//! container's seccomp profile, cwd) and exec. Success is known when the sync socket closes on
+//! `execve` (close-on-exec); a failed exec reports its error on it.
+
+use crate::error::{Result, RuntimeError};
+use crate::process::launch::{self, Event, NamespacePlan};
+use crate::process::ProcessPlan;
+use crate::state::{ContainerState, Status};
+use crate::sync::Msg;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Options of `exec`.
+#[derive(Debug, Default)]
+pub struct ExecOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub process: Process,
+    /// Connected console socket for `terminal: true`.
+    pub console: Option<OwnedFd>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    /// Make the caller the reaper of the new process so it can wait for it.
+    pub subreaper: bool,
+}
+
+fn same_ns(pid: i32, name: &str) -> bool {
+    let a = std::fs::metadata(format!("/proc/self/ns/{name}"));
+    let b = std::fs::metadata(format!("/proc/{pid}/ns/{name}"));
+    use std::os::unix::fs::MetadataExt;
+    matches!((a, b), (Ok(a), Ok(b)) if a.ino() == b.ino() && a.dev() == b.dev())
+}
+
+/// Start the process; returns its host pid.
+pub fn exec(mut opts: ExecOptions) -> Result<i32> {
+    let st = ContainerState::load(&opts.root, &opts.id)?;
+    match st.status(&opts.root) {
+        Status::Running | Status::Created => {}
+        Status::Paused => {
+            return Err(RuntimeError::Other(
+                "cannot exec in a paused container".into(),
+            ))
+        }
+        _ => {
+            return Err(RuntimeError::Other(
+                "cannot exec in a stopped container".into(),
+            ))
+        }
+    }
+    let linux = st.config.linux().clone().unwrap_or_default();
+    let mut plan = ProcessPlan::new(&opts.process, linux.seccomp().as_ref(), opts.preserve_fds)?;
+    if plan.terminal && opts.console.is_none() {
+        return Err(RuntimeError::InvalidConfig(
+            "cannot allocate tty if runc will detach without setting console socket".into(),
+        ));
+    }
+    let mut ns_plan = NamespacePlan {
+        join: Vec::new(),
+        unshare: CloneFlags::empty(),
+        new_user: false,
+        new_cgroup: false,
+        uid_mappings: vec![],
+        gid_mappings: vec![],
+        time_offsets: vec![],
+    };
+    let list = linux.namespaces().clone().unwrap_or_default();
+    for ns in crate::namespaces::join_order(&list) {
+        let name = crate::namespaces::proc_name(ns.typ());
+        if ns.typ() == LinuxNamespaceType::User && same_ns(st.pid, name) {
+            continue;
+        }
+        ns_plan.join.push((
+            ns.typ(),
+            PathBuf::from(format!("/proc/{}/ns/{name}", st.pid)),
+        ));
+    }
+    let cg = crate::cgroups::manager(&st.cgroup);
+    if opts.subreaper {
+        crate::sys::set_child_subreaper()?;
+    }
+    let mut console = opts.console.take();
+    let mut launched = launch::launch(&ns_plan, Some(cg.as_ref()), &mut |ch| {
+        if plan.terminal {
+            nix::unistd::setsid().map_err(|e| RuntimeError::Sys {
+                op: "setsid".into(),
+                source: e,
+            })?;
+            let sock = console.take().expect("checked");
+            let (master, slave) = crate::console::open_pty()?;
+            if let Some((rows, cols)) = plan.console_size {
+                crate::console::set_size(master.as_raw_fd(), rows, cols);
+            }
+            crate::sys::send_fd(sock.as_raw_fd(), b"/dev/ptmx", master.as_raw_fd())?;
+            drop(master);
+            drop(sock);
+            crate::console::become_tty(&slave)?;
+        }
+        let exe = plan.apply()?;
+        ch.send(&Msg::Ready)?;
+        Err(plan.exec(&exe))
+    })?;
+    drop(console);
+    let r = (|| -> Result<i32> {
+        match launched.next_event()? {
+            Event::Ready => {}
+            Event::Hooks => return Err(RuntimeError::Init("unexpected hooks request".into())),
+        }
+        match launched.channel.recv()? {
+            None => {}
+            Some(Msg::Error { msg }) => return Err(RuntimeError::Init(msg)),
+            Some(m) => return Err(RuntimeError::Init(format!("unexpected message {m:?}"))),
+        }
+        launched
+            .pid
+            .ok_or_else(|| RuntimeError::Init("exec pid was never reported".into()))
+    })();
+    let pid = match r {
+        Ok(p) => p,
+        Err(e) => {
+            launched.abort();
+            return Err(e);
+        }
+    };
+    if let Some(p) = &opts.pid_file {
+        super::write_pid_file(p, pid)?;
+    }
+    Ok(pid)
+}

@@ -1,0 +1,236 @@
+//! The fork/namespace sequence shared by `create` and `exec`.
+//!
+//! ```text
+//! caller ──fork──▶ helper: non-dumpable; joins the cgroup; setns() the namespaces given by
+//!                  path (user first); unshare(NEWUSER) → "IdMap" → caller writes the maps
+//!                  → "Ok"; unshare(the other new namespaces, except cgroup)
+//!                  ──fork──▶ child: pid 1 of the new pid namespace; unshare(NEWCGROUP) now that
+//!                            it sits in its cgroup; runs the body (init or exec)
+//!                  sends "Pid <child>" and exits
+//! ```
+//! The caller drives [`Launched::next_event`] until the body reports `Ready` (or an error / EOF).
+
+use crate::cgroups::CgroupManager;
+use crate::error::{Context, Result, RuntimeError};
+use crate::namespaces;
+use crate::sync::{self, Channel, Msg};
+use crate::sys::{self, Fork};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+use std::path::PathBuf;
+
+/// What the helper does before forking the child.
+pub struct NamespacePlan {
+    /// Namespaces to join, in join order.
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// New namespaces to create (NEWUSER and NEWCGROUP are handled apart).
+    pub unshare: CloneFlags,
+    pub new_user: bool,
+    pub new_cgroup: bool,
+    pub uid_mappings: Vec<LinuxIdMapping>,
+    pub gid_mappings: Vec<LinuxIdMapping>,
+    /// `linux.timeOffsets` lines for a new time namespace.
+    pub time_offsets: Vec<String>,
+}
+
+/// A launched helper/child pair seen from the caller.
+pub struct Launched {
+    pub channel: Channel,
+    pub helper: i32,
+    pub pid: Option<i32>,
+    plan_uid: Vec<LinuxIdMapping>,
+    plan_gid: Vec<LinuxIdMapping>,
+}
+
+/// Fork the helper; `body` runs in the final child and must not return on success (it execs).
+pub fn launch(
+    plan: &NamespacePlan,
+    cgroup: Option<&dyn CgroupManager>,
+    body: &mut dyn FnMut(&Channel) -> Result<()>,
+) -> Result<Launched> {
+    let (parent_end, child_end) = sync::pair()?;
+    match sys::fork()? {
+        Fork::Child => {
+            drop(parent_end);
+            let code = match helper(plan, cgroup, &child_end, body) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = child_end.send(&Msg::Error { msg: e.to_string() });
+                    1
+                }
+            };
+            sys::exit_now(code)
+        }
+        Fork::Parent(helper_pid) => {
+            drop(child_end);
+            Ok(Launched {
+                channel: parent_end,
+                helper: helper_pid,
+                pid: None,
+                plan_uid: plan.uid_mappings.clone(),
+                plan_gid: plan.gid_mappings.clone(),
+            })
+        }
+    }
+}
+
+fn helper(
+    plan: &NamespacePlan,
+    cgroup: Option<&dyn CgroupManager>,
+    ch: &Channel,
+    body: &mut dyn FnMut(&Channel) -> Result<()>,
+) -> Result<()> {
+    // Die with the caller while setting up; a non-dumpable process cannot be ptraced nor its
+    // /proc/<pid>/exe opened by the container (CVE-2019-5736 exposure while we run our binary
+    // inside its namespaces).
+    sys::set_parent_death_signal(libc::SIGKILL)?;
+    sys::set_dumpable(false)?;
+    if let Some(cg) = cgroup {
+        cg.add_task(0)?;
+    }
+    let mut files = Vec::new();
+    for (t, p) in &plan.join {
+        let f = std::fs::File::open(p).ctx(|| format!("open namespace {}", p.display()))?;
+        files.push((*t, p, f));
+    }
+    for (t, p, f) in &files {
+        nix::sched::setns(f, namespaces::flag(*t)).ctx(|| {
+            format!(
+                "join {} namespace {}",
+                namespaces::proc_name(*t),
+                p.display()
+            )
+        })?;
+        if *t == LinuxNamespaceType::User {
+            become_root()?;
+        }
+    }
+    drop(files);
+    if plan.new_user {
+        nix::sched::unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace".into())?;
+        ch.send(&Msg::IdMap {
+            pid: nix::unistd::getpid().as_raw(),
+        })?;
+        ch.wait_ok()?;
+        become_root()?;
+    }
+    if !plan.unshare.is_empty() {
+        nix::sched::unshare(plan.unshare)
+            .ctx(|| format!("unshare namespaces {:?}", plan.unshare))?;
+    }
+    if !plan.time_offsets.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", plan.time_offsets.join("\n"))
+            .ctx(|| "write timens_offsets".into())?;
+    }
+    match sys::fork()? {
+        Fork::Child => {
+            let r = (|| {
+                if plan.new_cgroup {
+                    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                        .ctx(|| "unshare cgroup namespace".into())?;
+                }
+                body(ch)
+            })();
+            let code = match r {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = ch.send(&Msg::Error { msg: e.to_string() });
+                    1
+                }
+            };
+            sys::exit_now(code)
+        }
+        Fork::Parent(pid) => {
+            ch.send(&Msg::Pid { pid })?;
+            Ok(())
+        }
+    }
+}
+
+fn become_root() -> Result<()> {
+    let g = nix::unistd::Gid::from_raw(0);
+    let u = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(g, g, g).ctx(|| "setgid 0 in user namespace".into())?;
+    nix::unistd::setresuid(u, u, u).ctx(|| "setuid 0 in user namespace".into())
+}
+
+/// Progress events the caller must act on.
+pub enum Event {
+    /// Run prestart/createRuntime hooks, then call [`Launched::ack`].
+    Hooks,
+    /// The body finished its setup.
+    Ready,
+}
+
+impl Launched {
+    /// Handle messages until the body needs the caller (hooks) or is ready. Id maps and the pid
+    /// are handled here.
+    pub fn next_event(&mut self) -> Result<Event> {
+        loop {
+            match self.channel.recv()? {
+                Some(Msg::IdMap { pid }) => {
+                    let r = namespaces::write_id_maps(pid, &self.plan_uid, &self.plan_gid);
+                    match r {
+                        Ok(()) => self.channel.send(&Msg::Ok)?,
+                        Err(e) => {
+                            let _ = self.channel.send(&Msg::Error { msg: e.to_string() });
+                            return Err(e);
+                        }
+                    }
+                }
+                Some(Msg::Pid { pid }) => {
+                    self.pid = Some(pid);
+                    self.reap_helper();
+                }
+                Some(Msg::Hooks) => return Ok(Event::Hooks),
+                Some(Msg::Ready) => return Ok(Event::Ready),
+                Some(Msg::Error { msg }) => return Err(RuntimeError::Init(msg)),
+                Some(Msg::Ok) => {}
+                None => {
+                    return Err(RuntimeError::Init(
+                        "container process exited before it was set up".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Answer a `Hooks` event.
+    pub fn ack(&self, r: &Result<()>) -> Result<()> {
+        match r {
+            Ok(()) => self.channel.send(&Msg::Ok),
+            Err(e) => self.channel.send(&Msg::Error { msg: e.to_string() }),
+        }
+    }
+
+    fn reap_helper(&mut self) {
+        if self.helper > 0 {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.helper), None);
+            self.helper = 0;
+        }
+    }
+
+    /// Kill whatever was started and reap the helper (error path).
+    pub fn abort(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if self.helper > 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.helper),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        self.reap_helper();
+        if let Some(pid) = self.pid {
+            // Reaped by us if we are its subreaper; otherwise by whoever is.
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        }
+    }
+}

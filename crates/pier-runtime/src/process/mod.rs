@@ -1,0 +1,309 @@
+//! The container process: what is computed from an OCI `process` in the parent
+//! ([`ProcessPlan::new`], so bad input fails before anything exists) and applied in the child
+//! just before `execve` ([`ProcessPlan::apply`]): rlimits, oom_score_adj, I/O priority,
+//! personality, capabilities, uid/gid/additional groups, no_new_privs, seccomp, umask, cwd
+//! (checked to be inside the container: CVE-2024-21626), the executable looked up in the
+//! container's PATH, and every fd beyond stdio and the preserved ones marked close-on-exec.
+//!
+//! [`launch`] holds the fork/namespace sequence shared by `create` and `exec`; [`init`] the body
+//! of a container's init.
+
+pub mod init;
+pub mod launch;
+
+use crate::capabilities::CapSets;
+use crate::error::{Context, Result, RuntimeError};
+use libseccomp::ScmpFilterContext;
+use oci_spec::runtime::{LinuxSeccomp, PosixRlimit, Process};
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// Everything needed to turn the (forked) runtime into the container's process.
+pub struct ProcessPlan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    pub caps: Option<CapSets>,
+    pub rlimits: Vec<PosixRlimit>,
+    pub no_new_privileges: bool,
+    pub oom_score_adj: Option<i32>,
+    pub seccomp: Option<ScmpFilterContext>,
+    pub terminal: bool,
+    pub console_size: Option<(u16, u16)>,
+    pub io_priority: Option<(i64, i64)>,
+    pub personality32: bool,
+    pub preserve_fds: u32,
+}
+
+impl ProcessPlan {
+    pub fn new(p: &Process, seccomp: Option<&LinuxSeccomp>, preserve_fds: u32) -> Result<Self> {
+        let args = p.args().clone().unwrap_or_default();
+        if args.is_empty() || args[0].is_empty() {
+            return Err(RuntimeError::InvalidConfig("args must not be empty".into()));
+        }
+        let caps = p
+            .capabilities()
+            .as_ref()
+            .map(CapSets::from_spec)
+            .transpose()?;
+        if let Some(rl) = p.rlimits() {
+            for r in rl {
+                if r.soft() > r.hard() {
+                    return Err(RuntimeError::InvalidConfig(format!(
+                        "rlimit {:?}: soft {} above hard {}",
+                        r.typ(),
+                        r.soft(),
+                        r.hard()
+                    )));
+                }
+            }
+        }
+        if let Some(s) = p.scheduler() {
+            let policy = serde_json::to_value(s.policy()).unwrap_or_default();
+            if policy != "SCHED_OTHER" || s.nice().is_some() {
+                return Err(RuntimeError::Unsupported(format!(
+                    "process.scheduler {policy} is not supported by pier-runc"
+                )));
+            }
+        }
+        if p.apparmor_profile()
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+        {
+            eprintln!(
+                "warning: apparmor is not enabled on this host; profile {:?} not applied",
+                p.apparmor_profile().as_deref().unwrap_or("")
+            );
+        }
+        if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
+            eprintln!("warning: SELinux is not enabled on this host; label not applied");
+        }
+        let io_priority = p.io_priority().map(|io| {
+            let class = match serde_json::to_value(io.class())
+                .unwrap_or_default()
+                .as_str()
+            {
+                Some("IOPRIO_CLASS_RT") => 1,
+                Some("IOPRIO_CLASS_IDLE") => 3,
+                _ => 2,
+            };
+            (class, io.priority())
+        });
+        Ok(ProcessPlan {
+            args,
+            env: p.env().clone().unwrap_or_default(),
+            cwd: p.cwd().clone(),
+            uid: p.user().uid(),
+            gid: p.user().gid(),
+            additional_gids: p.user().additional_gids().clone().unwrap_or_default(),
+            umask: p.user().umask(),
+            caps,
+            rlimits: p.rlimits().clone().unwrap_or_default(),
+            no_new_privileges: p.no_new_privileges().unwrap_or(false),
+            oom_score_adj: p.oom_score_adj(),
+            seccomp: seccomp.map(crate::seccomp::build).transpose()?,
+            terminal: p.terminal().unwrap_or(false),
+            console_size: p
+                .console_size()
+                .map(|b| (b.height() as u16, b.width() as u16)),
+            io_priority,
+            personality32: false,
+            preserve_fds,
+        })
+    }
+
+    fn env_var(&self, key: &str) -> Option<&str> {
+        self.env.iter().rev().find_map(|kv| {
+            kv.split_once('=')
+                .filter(|(k, _)| *k == key)
+                .map(|(_, v)| v)
+        })
+    }
+
+    /// Find the executable as the container sees it (call after pivot_root and chdir).
+    pub fn find_executable(&self) -> Result<PathBuf> {
+        let name = &self.args[0];
+        let ok = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| {
+                    m.is_file()
+                        && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+                })
+                .unwrap_or(false)
+        };
+        if name.contains('/') {
+            let p = PathBuf::from(name);
+            if ok(&p) {
+                return Ok(p);
+            }
+            return Err(RuntimeError::Init(format!(
+                "exec: {name:?}: stat {name}: no such file or directory (or not executable)"
+            )));
+        }
+        let path = self
+            .env_var("PATH")
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        for dir in path.split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            let p = Path::new(dir).join(name);
+            if ok(&p) {
+                return Ok(p);
+            }
+        }
+        Err(RuntimeError::Init(format!(
+            "exec: {name:?}: executable file not found in $PATH"
+        )))
+    }
+
+    /// Apply everything up to (not including) execve. Call as root in the container's
+    /// namespaces and root directory.
+    pub fn apply(&mut self) -> Result<PathBuf> {
+        for r in &self.rlimits {
+            let res = rlimit_resource(r)?;
+            let lim = libc::rlimit {
+                rlim_cur: r.soft(),
+                rlim_max: r.hard(),
+            };
+            // SAFETY: setrlimit reads a struct we own.
+            if unsafe { libc::setrlimit(res, &lim) } < 0 {
+                return Err(RuntimeError::Sys {
+                    op: format!(
+                        "setrlimit {:?} soft={} hard={}",
+                        r.typ(),
+                        r.soft(),
+                        r.hard()
+                    ),
+                    source: nix::errno::Errno::last(),
+                });
+            }
+        }
+        if let Some(adj) = self.oom_score_adj {
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+                .ctx(|| format!("set oom_score_adj {adj}"))?;
+        }
+        if let Some((class, prio)) = self.io_priority {
+            let v = (class << 13) | (prio & 0x1fff);
+            // SAFETY: ioprio_set with integer arguments.
+            if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, v) } < 0 {
+                return Err(RuntimeError::Sys {
+                    op: "ioprio_set".into(),
+                    source: nix::errno::Errno::last(),
+                });
+            }
+        }
+        if self.personality32 {
+            // SAFETY: personality with an integer argument.
+            unsafe { libc::personality(0x0008) };
+        }
+        // Make the cwd while still root, as runc does.
+        let cwd = self.cwd.clone();
+        if !cwd.exists() {
+            let _ = std::fs::create_dir_all(&cwd);
+        }
+        if let (Some(f), false) = (&self.seccomp, self.no_new_privileges) {
+            crate::seccomp::load(f)?;
+        }
+        if let Some(c) = &self.caps {
+            c.drop_bounding()?;
+        }
+        crate::sys::set_keep_caps(true)?;
+        let gids: Vec<nix::unistd::Gid> = self
+            .additional_gids
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        // In a user namespace with setgroups denied this fails: only an error if groups were asked.
+        if let Err(e) = nix::unistd::setgroups(&gids) {
+            if !gids.is_empty() {
+                return Err(e).ctx(|| "setgroups".into());
+            }
+        }
+        let gid = nix::unistd::Gid::from_raw(self.gid);
+        nix::unistd::setresgid(gid, gid, gid).ctx(|| format!("setgid {}", self.gid))?;
+        let uid = nix::unistd::Uid::from_raw(self.uid);
+        nix::unistd::setresuid(uid, uid, uid).ctx(|| format!("setuid {}", self.uid))?;
+        crate::sys::set_keep_caps(false)?;
+        if let Some(c) = &self.caps {
+            c.apply()?;
+        }
+        if self.no_new_privileges {
+            crate::sys::set_no_new_privs()?;
+        }
+        if let (Some(f), true) = (&self.seccomp, self.no_new_privileges) {
+            crate::seccomp::load(f)?;
+        }
+        nix::unistd::chdir(&cwd)
+            .ctx(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
+        match nix::unistd::getcwd() {
+            Ok(p) if p.is_absolute() && !p.to_string_lossy().starts_with("(unreachable)") => {}
+            _ => {
+                return Err(RuntimeError::Init(format!(
+                    "current working directory {} is outside of the container",
+                    cwd.display()
+                )))
+            }
+        }
+        crate::sys::umask(self.umask.unwrap_or(0o022));
+        if self.env_var("HOME").is_none() {
+            let home = home_of(self.uid).unwrap_or_else(|| "/".into());
+            self.env.push(format!("HOME={home}"));
+        }
+        self.find_executable()
+    }
+
+    /// Replace the process (after [`apply`](Self::apply)); returns only on failure.
+    pub fn exec(&self, exe: &Path) -> RuntimeError {
+        use std::os::unix::ffi::OsStrExt;
+        for fd in 3..3 + self.preserve_fds {
+            crate::sys::clear_cloexec(fd as i32);
+        }
+        if let Err(e) = crate::sys::cloexec_from(3 + self.preserve_fds) {
+            return e;
+        }
+        let c = |s: &str| CString::new(s).unwrap_or_default();
+        let path = CString::new(exe.as_os_str().as_bytes()).unwrap_or_default();
+        let args: Vec<CString> = self.args.iter().map(|a| c(a)).collect();
+        let env: Vec<CString> = self.env.iter().map(|a| c(a)).collect();
+        let e = crate::sys::execve(&path, &args, &env);
+        RuntimeError::Init(format!("exec {}: {e}", exe.display()))
+    }
+}
+
+fn home_of(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2] == uid.to_string()).then(|| f[5].to_string())
+    })
+}
+
+fn rlimit_resource(r: &PosixRlimit) -> Result<libc::__rlimit_resource_t> {
+    let name = serde_json::to_value(r.typ()).unwrap_or_default();
+    Ok(match name.as_str().unwrap_or("") {
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        other => {
+            return Err(RuntimeError::InvalidConfig(format!(
+                "unknown rlimit {other}"
+            )))
+        }
+    })
+}

@@ -1,0 +1,305 @@
+//! Small safe wrappers around the raw system calls the runtime makes that `nix` does not cover
+//! (or covers with an API that does not fit): fork, `openat2(RESOLVE_IN_ROOT)`, `close_range`,
+//! prctl bits, session keyrings, fd passing, and `/proc/<pid>/stat` parsing. Every `unsafe` block
+//! of the crate outside the child-process code lives here.
+
+use crate::error::{Context, Result, RuntimeError};
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Result of [`fork`].
+pub enum Fork {
+    Parent(i32),
+    Child,
+}
+
+/// `fork(2)` through glibc (its atfork handlers keep malloc usable in the child).
+pub fn fork() -> Result<Fork> {
+    // SAFETY: the children created by the runtime run only the runtime's own code, which makes
+    // syscalls and leaves with `_exit`; glibc's fork resets its allocator locks in the child.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(RuntimeError::Sys {
+            op: "fork".into(),
+            source: Errno::last(),
+        }),
+        0 => Ok(Fork::Child),
+        p => Ok(Fork::Parent(p)),
+    }
+}
+
+/// Leave the process now, without running destructors or atexit handlers (used by children).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let r = unsafe {
+        libc::prctl(
+            op,
+            arg,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if r < 0 {
+        return Err(RuntimeError::Sys {
+            op: format!("prctl({op})"),
+            source: Errno::last(),
+        });
+    }
+    Ok(())
+}
+
+/// Make this process the reaper of its orphaned descendants.
+pub fn set_child_subreaper() -> Result<()> {
+    prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
+}
+
+/// Clear or set the dumpable bit (a non-dumpable process's `/proc/<pid>` is root-owned and
+/// cannot be ptraced without CAP_SYS_PTRACE).
+pub fn set_dumpable(on: bool) -> Result<()> {
+    prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong)
+}
+
+pub fn set_keep_caps(on: bool) -> Result<()> {
+    prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong)
+}
+
+pub fn set_no_new_privs() -> Result<()> {
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+}
+
+/// Ask for SIGKILL when the parent dies.
+pub fn set_parent_death_signal(sig: i32) -> Result<()> {
+    prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong)
+}
+
+/// Join a new session keyring named `name` (runc does this so containers do not share the host's
+/// keyring); kernels or seccomp profiles that refuse it are ignored.
+pub fn join_session_keyring(name: &str) -> Result<()> {
+    let c = CString::new(name).map_err(|_| RuntimeError::Other("nul in keyring name".into()))?;
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads a NUL-terminated string we own.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) };
+    if r < 0 {
+        let e = Errno::last();
+        if e != Errno::ENOSYS && e != Errno::EACCES && e != Errno::EPERM {
+            return Err(RuntimeError::Sys {
+                op: "join session keyring".into(),
+                source: e,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `setdomainname(2)`.
+pub fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: pointer and length describe a live byte slice.
+    let r = unsafe { libc::setdomainname(name.as_ptr() as *const libc::c_char, name.len()) };
+    Errno::result(r).map(drop).ctx(|| "setdomainname".into())
+}
+
+/// Mark every fd >= `from` close-on-exec (CVE-2024-21626: nothing of the runtime leaks into the
+/// container).
+pub fn cloexec_from(from: u32) -> Result<()> {
+    // SAFETY: close_range only changes fd flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            from,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        // Old kernel: walk /proc/self/fd.
+        for entry in std::fs::read_dir("/proc/self/fd").ctx(|| "read /proc/self/fd".into())? {
+            let Ok(entry) = entry else { continue };
+            if let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() {
+                if fd >= from as i32 {
+                    // SAFETY: setting FD_CLOEXEC on an fd number is harmless even if it closed.
+                    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Clear close-on-exec on one fd (preserved fds).
+pub fn clear_cloexec(fd: RawFd) {
+    // SAFETY: flag change on an fd number.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+}
+
+/// Open `path` (relative to the directory `root`) with every component resolved inside `root`
+/// (`openat2` with `RESOLVE_IN_ROOT`), as an `O_PATH` fd. Symlinks that point outside are clamped
+/// to the root, as a chroot would.
+pub fn open_in_root(root: &Path, path: &Path) -> Result<OwnedFd> {
+    let rootfd = nix::fcntl::open(
+        root,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {}", root.display()))?;
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let c = CString::new(rel.as_os_str().as_bytes())
+        .map_err(|_| RuntimeError::Other("nul in path".into()))?;
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: openat2 reads `how` (sized correctly) and the NUL-terminated path; the returned fd
+    // is owned by us.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            rootfd.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(RuntimeError::Sys {
+            op: format!("open {} in {}", path.display(), root.display()),
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Send one fd with a payload over a unix socket (SCM_RIGHTS).
+pub fn send_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [std::io::IoSlice::new(payload)];
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None)
+        .map(drop)
+        .ctx(|| "send fd over console socket".into())
+}
+
+/// Receive one fd sent with [`send_fd`]; returns it with the payload.
+pub fn recv_fd(sock: RawFd) -> Result<(OwnedFd, Vec<u8>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = vec![0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+        .ctx(|| "receive fd".into())?;
+    let n = msg.bytes;
+    let mut out = None;
+    for c in msg.cmsgs().ctx(|| "receive fd".into())? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel installed this fd for us.
+                out = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    buf.truncate(n);
+    out.map(|fd| (fd, buf))
+        .ok_or_else(|| RuntimeError::Other("no fd received".into()))
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of `/proc/<pid>/stat`), used to
+/// tell our init from a later process that reused its pid. `None` if the process is gone or a
+/// zombie.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Replace the process image. Only returns on failure.
+pub fn execve(path: &CString, args: &[CString], env: &[CString]) -> Errno {
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: NUL-terminated arrays of pointers to live CStrings.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Errno::last()
+}
+
+/// `umask(2)`; returns the previous mask.
+pub fn umask(mask: u32) -> u32 {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask)).bits()
+}
+
+
+static FORWARD_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_handler(sig: libc::c_int) {
+    let pid = FORWARD_PID.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Forward the usual termination/user signals received by this process to `pid` (foreground
+/// `run`/`exec`, as runc does).
+pub fn forward_signals(pid: i32) -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    FORWARD_PID.store(pid, std::sync::atomic::Ordering::Relaxed);
+    let act = SigAction::new(
+        SigHandler::Handler(forward_handler),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        // SAFETY: the handler only reads an atomic and calls kill.
+        unsafe { sigaction(sig, &act) }.ctx(|| format!("sigaction {sig}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_of_self() {
+        assert!(process_start_time(std::process::id() as i32).is_some());
+        assert!(process_start_time(i32::MAX).is_none());
+    }
+
+    #[test]
+    fn open_in_root_clamps_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("link")).unwrap();
+        std::fs::write(dir.path().join("etc/marker"), "x").unwrap();
+        // "/link/marker" resolves to <root>/etc/marker, never the host's /etc.
+        let fd = open_in_root(dir.path(), Path::new("/link/marker")).unwrap();
+        let p = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert_eq!(p, dir.path().join("etc/marker"));
+        assert!(open_in_root(dir.path(), Path::new("/link/passwd")).is_err());
+    }
+}
