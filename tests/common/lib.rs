@@ -221,6 +221,45 @@ pub fn snapshot_problems(d: &Daemon) -> Vec<String> {
     problems
 }
 
+/// A read-only overlay of some dirs (bottom first) on a fresh temp dir, detached on drop.
+pub struct Overlay {
+    target: tempfile::TempDir,
+}
+
+impl Overlay {
+    /// Mount `lowerdir=<top>:…:<bottom>` read-only (needs root and at least two dirs).
+    pub fn mount(lower_bottom_first: &[PathBuf]) -> nix::Result<Overlay> {
+        let target = tempfile::Builder::new()
+            .prefix("pier-ovl-")
+            .tempdir_in("/tmp")
+            .expect("overlay mount point");
+        let lowers: Vec<String> = lower_bottom_first
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect();
+        nix::mount::mount(
+            Some("overlay"),
+            target.path(),
+            Some("overlay"),
+            nix::mount::MsFlags::MS_RDONLY,
+            Some(format!("lowerdir={}", lowers.join(":")).as_str()),
+        )?;
+        Ok(Overlay { target })
+    }
+
+    /// Where the overlay is mounted.
+    pub fn path(&self) -> &Path {
+        self.target.path()
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.target.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 /// Chain IDs of a list of diff IDs ("sha256:…"), as the OCI image spec defines them.
 pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

@@ -1,9 +1,9 @@
 //! Image formats pulled through the raw API: whiteouts stacked by overlay, Docker schema2 and
 //! OCI manifests, manifest lists / OCI indexes with platform selection, zstd layers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use pier_e2e::{api_inspect, api_pull, chain_ids, content_store_problems, setup};
+use pier_e2e::{api_inspect, api_pull, chain_ids, content_store_problems, setup, Overlay};
 use pier_testkit::fixtures::{self, diff_tree, host_arch, other_arch, Format};
 use pier_testkit::{Compression, Daemon, Image};
 use serde_json::json;
@@ -59,42 +59,6 @@ fn layer_dirs(d: &Daemon, img: &Image) -> Vec<PathBuf> {
                 .join("fs")
         })
         .collect()
-}
-
-/// A read-only overlay of some dirs, detached on drop.
-struct Overlay {
-    target: tempfile::TempDir,
-}
-
-impl Overlay {
-    fn mount(lower_bottom_first: &[PathBuf]) -> nix::Result<Overlay> {
-        let target = tempfile::Builder::new()
-            .prefix("pier-ovl-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let lowers: Vec<String> = lower_bottom_first
-            .iter()
-            .rev()
-            .map(|p| p.display().to_string())
-            .collect();
-        nix::mount::mount(
-            Some("overlay"),
-            target.path(),
-            Some("overlay"),
-            nix::mount::MsFlags::MS_RDONLY,
-            Some(format!("lowerdir={}", lowers.join(":")).as_str()),
-        )?;
-        Ok(Overlay { target })
-    }
-    fn path(&self) -> &Path {
-        self.target.path()
-    }
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(self.target.path(), nix::mount::MntFlags::MNT_DETACH);
-    }
 }
 
 #[test]
