@@ -1,1 +1,214 @@
-fn main() {}
+//! `pier`: docker's CLI as a plain Engine API client. Same commands, flags, output and exit codes as
+//! docker 28's CLI, against pierd or a real dockerd. Host: `-H/--host`, then `PIER_HOST`, then
+//! `DOCKER_HOST`, default `unix:///run/pier/pier.sock`. Errors go to stderr as docker prints them;
+//! flag errors exit 125, other failures 1 (or the command's own status).
+//!
+//! Layout: [`client`] (connection, negotiation, errors), [`commands`] (`<noun>/<verb>.rs`),
+//! [`format`] (tables, sizes, durations), [`template`] (Go templates), [`progress`] (JSON progress).
+
+mod client;
+mod commands;
+mod error;
+mod format;
+mod progress;
+mod template;
+
+use clap::{Parser, Subcommand};
+use commands::image::{self, ImageCommand};
+use commands::system;
+use error::CliError;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pier",
+    about = "A self-sufficient runtime for containers",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Daemon socket to connect to
+    #[arg(short = 'H', long = "host", global = true)]
+    host: Option<String>,
+    /// Location of client config files
+    #[arg(long = "config", global = true)]
+    config: Option<String>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug", global = true)]
+    debug: bool,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long = "log-level", global = true)]
+    log_level: Option<String>,
+    /// Name of the context to use (only "default")
+    #[arg(short = 'c', long = "context", global = true)]
+    context: Option<String>,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Download an image from a registry
+    Pull(image::pull::Args),
+    /// List images
+    Images(image::list::Args),
+    /// Remove one or more images
+    Rmi(image::remove::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(image::tag::Args),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image::import::Args),
+    /// Return low-level information on Docker objects
+    Inspect(InspectArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Show the Docker version information
+    Version(system::version::Args),
+    /// Display system-wide information
+    Info(system::info::Args),
+    /// Manage Docker
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemCommand {
+    /// Display system-wide information
+    Info(system::info::Args),
+}
+
+#[derive(clap::Args, Debug)]
+struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Return JSON for specified type
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short, long)]
+    size: bool,
+    #[arg(value_name = "NAME|ID", required = true)]
+    names: Vec<String>,
+}
+
+async fn inspect(ctx: &mut commands::Ctx, a: InspectArgs) -> error::Result<()> {
+    match a.kind.as_deref() {
+        None | Some("") | Some("image") => {}
+        Some(
+            t @ ("container" | "network" | "volume" | "node" | "service" | "task" | "secret"
+            | "config" | "plugin"),
+        ) => {
+            return Err(CliError::Usage(format!(
+                "pier inspect: --type {t} is not supported yet"
+            )));
+        }
+        Some(t) => {
+            return Err(CliError::Usage(format!(
+                "\"{t}\" is not a valid value for --type"
+            )))
+        }
+    }
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for name in &a.names {
+        match image::inspect::fetch_image(ctx, name, None).await {
+            Ok(raw) => found.push(raw),
+            Err(e @ (CliError::Connect(_) | CliError::Permission(..))) => return Err(e),
+            Err(e) if e.is_not_found() && a.kind.is_none() => {
+                errors.push(CliError::Usage(format!("Error: No such object: {name}")))
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    image::inspect::print(
+        a.format.as_deref(),
+        &found,
+        image::inspect::image_defaults,
+        errors,
+    )
+}
+
+fn config_dir(flag: Option<&str>) -> std::path::PathBuf {
+    if let Some(f) = flag {
+        return f.into();
+    }
+    if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    std::path::PathBuf::from(home).join(".docker")
+}
+
+async fn dispatch(cli: Cli) -> error::Result<()> {
+    if cli.version {
+        println!("Pier version {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    if let Some(c) = cli.context.as_deref().filter(|c| *c != "default") {
+        return Err(CliError::Usage(format!("context \"{c}\" does not exist")));
+    }
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return Ok(());
+    };
+    let host = client::select_host(cli.host.as_deref());
+    let mut ctx = commands::Ctx {
+        client: client::Client::new(&host)?,
+        config_dir: config_dir(cli.config.as_deref()),
+    };
+    match command {
+        Command::Pull(a) => image::pull::run(&mut ctx, a).await,
+        Command::Images(a) => image::list::run(&mut ctx, a, true).await,
+        Command::Rmi(a) => image::remove::run(&mut ctx, a).await,
+        Command::Tag(a) => image::tag::run(&mut ctx, a).await,
+        Command::Import(a) => image::import::run(&mut ctx, a).await,
+        Command::Inspect(a) => inspect(&mut ctx, a).await,
+        Command::Image(c) => image::run(&mut ctx, c).await,
+        Command::Version(a) => system::version::run(&mut ctx, a).await,
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => {
+            system::info::run(&mut ctx, a, cli.debug).await
+        }
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    std::process::exit(0);
+                }
+                _ => {
+                    let _ = e.print();
+                    std::process::exit(125);
+                }
+            }
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(dispatch(cli)) {
+        let msg = e.to_string();
+        if !msg.is_empty() {
+            eprintln!("{msg}");
+        }
+        std::process::exit(e.exit_code());
+    }
+}
