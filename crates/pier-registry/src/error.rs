@@ -225,12 +225,23 @@ fn describe_transport(url: &str, err: &reqwest::Error) -> String {
     if err.is_timeout() {
         return format!("dial tcp {addr}: i/o timeout");
     }
+    // reqwest's own "error sending request for url (...)" repeats the URL, and hyper-util's
+    // "client error (SendRequest)" says nothing: keep what lies below them.
     let joined = chain
         .iter()
-        .skip(1) // reqwest's own "error sending request for url (...)" repeats the URL
+        .skip(1)
+        .filter(|t| !t.starts_with("client error ("))
         .cloned()
         .collect::<Vec<_>>()
         .join(": ");
+    if joined.contains("connection closed before message completed") {
+        return "EOF".to_string();
+    }
+    if joined.contains(" parsed") || joined.contains("invalid HTTP") {
+        return format!(
+            "net/http: HTTP/1.x transport connection broken: malformed HTTP response ({joined})"
+        );
+    }
     if joined.contains("InvalidContentType") || joined.contains("received corrupt message") {
         return "http: server gave HTTP response to HTTPS client".to_string();
     }

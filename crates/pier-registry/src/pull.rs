@@ -134,8 +134,16 @@ pub(crate) fn pull_scope(r: &Reference) -> Vec<String> {
 }
 
 /// Map a refused pull request to docker's words.
-fn translate_pull(r: &Reference, cause: ErrorList, auth: &AuthConfig) -> RegistryError {
-    match cause.first_code() {
+fn translate_pull(r: &Reference, mut cause: ErrorList, auth: &AuthConfig) -> RegistryError {
+    let code = cause.first_code().map(str::to_string);
+    if matches!(
+        code.as_deref(),
+        Some("DENIED" | "UNAUTHORIZED" | "MANIFEST_UNKNOWN" | "NAME_UNKNOWN")
+    ) {
+        // docker decides on, and prints, the first error only.
+        cause.errors.truncate(1);
+    }
+    match code.as_deref() {
         Some("DENIED") => RegistryError::PullAccessDenied {
             name: r.familiar_name(),
             cause,
