@@ -1,7 +1,7 @@
 //! Layer application: a (compressed) tar stream becomes a directory in overlayfs form.
 //!
 //! [`apply_layer`] detects the compression from the first bytes (gzip `1f 8b`, zstd
-//! `28 b5 2f fd`, otherwise plain tar), hashes the *uncompressed* stream to EOF (trailing tar
+//! `28 b5 2f fd`, otherwise plain tar; xz and bzip2 are refused with a clear error), hashes the *uncompressed* stream to EOF (trailing tar
 //! padding included) to give the diff ID, and reads the raw input to its end too, so a caller
 //! hashing the compressed bytes sees all of them. Entries are extracted into `target`, which
 //! should be empty; nothing is ever written outside it (see [`root`] for how: `openat2` with
@@ -59,6 +59,9 @@ pub enum LayerError {
     /// A tar entry type pier cannot represent.
     #[error("unpacking {path:?}: unhandled tar header type {kind:?}")]
     Unsupported { path: String, kind: char },
+    /// The stream is compressed in a format pier does not read.
+    #[error("{0}-compressed layers are not supported (use gzip, zstd or an uncompressed tar)")]
+    UnsupportedCompression(&'static str),
     /// The target directory could not be opened.
     #[error("opening layer target {path}: {source}")]
     Target {
@@ -89,6 +92,23 @@ impl Compression {
     }
 }
 
+/// Compressions docker can read but pier does not (registries serve gzip and zstd only).
+fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
+    const BZIP2_BLOCK: [u8; 6] = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
+    const BZIP2_END: [u8; 6] = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
+    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some("xz")
+    } else if head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        && (head[4..10] == BZIP2_BLOCK || head[4..10] == BZIP2_END)
+    {
+        Some("bzip2")
+    } else {
+        None
+    }
+}
+
 /// What applying a layer produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -102,7 +122,11 @@ pub struct Applied {
 /// directory). See the module docs for the exact semantics.
 pub fn apply_layer<R: Read>(reader: R, target: &Path) -> Result<Applied, LayerError> {
     let mut input = BufReader::with_capacity(256 * 1024, reader);
-    let compression = Compression::detect(input.fill_buf().map_err(LayerError::Read)?);
+    let head = input.fill_buf().map_err(LayerError::Read)?;
+    if let Some(name) = unsupported_compression(head) {
+        return Err(LayerError::UnsupportedCompression(name));
+    }
+    let compression = Compression::detect(head);
     let decoder = Decoder::new(compression, input).map_err(LayerError::Read)?;
     let root = Root::open(target).map_err(|source| LayerError::Target {
         path: target.display().to_string(),

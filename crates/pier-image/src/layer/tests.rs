@@ -636,6 +636,26 @@ fn corrupt_and_unsupported_input_is_an_error() {
 }
 
 #[test]
+fn xz_and_bzip2_are_refused_clearly() {
+    let xz = [0xfd, b'7', b'z', b'X', b'Z', 0x00, 0, 4];
+    let err = apply_layer(&xz[..], &Scene::new().target()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "xz-compressed layers are not supported (use gzip, zstd or an uncompressed tar)"
+    );
+    let bz2 = b"BZh91AY&SY\x00\x00";
+    assert!(matches!(
+        apply_layer(&bz2[..], &Scene::new().target()),
+        Err(LayerError::UnsupportedCompression("bzip2"))
+    ));
+    // A plain tar whose first file merely starts with "BZh" is still a tar.
+    let s = Scene::new();
+    s.apply(&TarBuilder::new().file("BZh9-notes", b"x").finish())
+        .unwrap();
+    assert!(s.target().join("BZh9-notes").is_file());
+}
+
+#[test]
 fn empty_stream_is_an_empty_layer() {
     let s = Scene::new();
     let applied = s.apply(&[]).unwrap();
