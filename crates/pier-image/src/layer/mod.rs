@@ -1,9 +1,9 @@
 //! Layer application: a (compressed) tar stream becomes a directory in overlayfs form.
 //!
 //! [`apply_layer`] detects the compression from the first bytes (gzip `1f 8b`, zstd
-//! `28 b5 2f fd`, otherwise plain tar; xz and bzip2 are refused with a clear error), hashes the *uncompressed* stream to EOF (trailing tar
-//! padding included) to give the diff ID, and reads the raw input to its end too, so a caller
-//! hashing the compressed bytes sees all of them. Entries are extracted into `target`, which
+//! `28 b5 2f fd`, otherwise plain tar; xz and bzip2 are refused with a clear error), hashes the
+//! *uncompressed* stream to EOF (trailing tar padding included) to give the diff ID, and reads
+//! the raw input to its end too, so a caller hashing the compressed bytes sees all of them. Entries are extracted into `target`, which
 //! should be empty; nothing is ever written outside it (see [`root`] for how: `openat2` with
 //! `RESOLVE_IN_ROOT`, lexical cleaning of `..`, no-follow operations on the last component).
 //! Hardlinks may only point at entries inside the target.
@@ -26,7 +26,7 @@ pub(crate) mod root;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -120,13 +120,19 @@ pub struct Applied {
 
 /// Decompress (auto-detected), hash, and extract a layer into `target` (an existing, empty
 /// directory). See the module docs for the exact semantics.
-pub fn apply_layer<R: Read>(reader: R, target: &Path) -> Result<Applied, LayerError> {
-    let mut input = BufReader::with_capacity(256 * 1024, reader);
-    let head = input.fill_buf().map_err(LayerError::Read)?;
-    if let Some(name) = unsupported_compression(head) {
+pub fn apply_layer<R: Read>(mut reader: R, target: &Path) -> Result<Applied, LayerError> {
+    // Sniff enough bytes for every magic, however small the reads of a streaming source are.
+    let mut head = Vec::with_capacity(16);
+    reader
+        .by_ref()
+        .take(16)
+        .read_to_end(&mut head)
+        .map_err(LayerError::Read)?;
+    if let Some(name) = unsupported_compression(&head) {
         return Err(LayerError::UnsupportedCompression(name));
     }
-    let compression = Compression::detect(head);
+    let compression = Compression::detect(&head);
+    let input = BufReader::with_capacity(256 * 1024, io::Cursor::new(head).chain(reader));
     let decoder = Decoder::new(compression, input).map_err(LayerError::Read)?;
     let root = Root::open(target).map_err(|source| LayerError::Target {
         path: target.display().to_string(),

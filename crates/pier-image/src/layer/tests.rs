@@ -572,12 +572,13 @@ fn gzip_zstd_and_plain_give_the_same_diff_id() {
     }
 }
 
-/// Counts the bytes read from it: the whole compressed blob must be consumed.
-struct Counting<'a>(&'a [u8], usize);
+/// Counts the bytes read from it (the whole compressed blob must be consumed), handing them out
+/// in small reads as a network stream might.
+struct Counting<'a>(&'a [u8], usize, usize);
 
 impl Read for Counting<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.0[self.1..].len().min(buf.len()).min(777);
+        let n = self.0[self.1..].len().min(buf.len()).min(self.2);
         buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
         self.1 += n;
         Ok(n)
@@ -589,7 +590,7 @@ fn diff_id_covers_trailing_padding_and_all_input_is_read() {
     let mut plain = sample_tar();
     plain.extend_from_slice(&[0u8; 10 * 512]); // extra zero blocks after the end marker
     let s = Scene::new();
-    let mut r = Counting(&plain, 0);
+    let mut r = Counting(&plain, 0, 777);
     let applied = apply_layer(&mut r, &s.target()).unwrap();
     assert_eq!(applied.diff_id, Digest::sha256(&plain));
     assert_eq!(r.1, plain.len());
@@ -598,12 +599,30 @@ fn diff_id_covers_trailing_padding_and_all_input_is_read() {
     gz.write_all(&plain).unwrap();
     let gz = gz.finish().unwrap();
     let s = Scene::new();
-    let mut r = Counting(&gz, 0);
+    let mut r = Counting(&gz, 0, 777);
     assert_eq!(
         apply_layer(&mut r, &s.target()).unwrap().diff_id,
         Digest::sha256(&plain)
     );
     assert_eq!(r.1, gz.len());
+}
+
+#[test]
+fn compression_is_detected_from_one_byte_reads() {
+    let plain = sample_tar();
+    let zst = zstd::encode_all(&plain[..], 1).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    for blob in [&zst, &gz] {
+        let s = Scene::new();
+        let mut r = Counting(blob, 0, 1);
+        assert_eq!(
+            apply_layer(&mut r, &s.target()).unwrap().diff_id,
+            Digest::sha256(&plain)
+        );
+        assert_eq!(r.1, blob.len());
+    }
 }
 
 #[test]
