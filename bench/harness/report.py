@@ -84,7 +84,10 @@ none of it remains and says so in the section.
 def fmt_side(meas, engine, key, unit):
     err = meas.error[engine]
     if err is not None:
-        msg = err.replace("|", "\\|").replace("\n", " ")
+        msg = err.replace("\n", " ")
+        if len(msg) > 240:
+            msg = msg[:240] + "…"
+        msg = msg.replace("|", "\\|")
         if engine == "pier":
             return f"not supported by pier yet (error: {msg})"
         return f"failed (error: {msg})"

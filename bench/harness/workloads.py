@@ -76,7 +76,7 @@ class Ctx:
 
     def need_busybox(self, engine):
         if self.image_errors[engine]:
-            raise SideError(f"busybox fixture image: {self.image_errors[engine]}")
+            raise SideError(f"no busybox image: {self.image_errors[engine]}")
 
     def variants(self, kinds=("own", "docker")):
         labels = {"own": "pier CLI → pierd · docker CLI → dockerd",
