@@ -50,16 +50,20 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Download an image from a registry
+    #[command(override_usage = "pier pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(image::pull::Args),
     /// List images
     Images(image::list::Args),
     /// Remove one or more images
+    #[command(override_usage = "pier rmi [OPTIONS] IMAGE [IMAGE...]")]
     Rmi(image::remove::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(image::tag::Args),
     /// Import the contents from a tarball to create a filesystem image
+    #[command(override_usage = "pier import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
     Import(image::import::Args),
     /// Return low-level information on Docker objects
+    #[command(override_usage = "pier inspect [OPTIONS] NAME|ID [NAME|ID...]")]
     Inspect(InspectArgs),
     /// Manage images
     #[command(subcommand)]
@@ -175,6 +179,60 @@ async fn dispatch(cli: Cli) -> error::Result<()> {
     }
 }
 
+/// Turn a clap error into docker's (cobra's) wording and layout: "unknown flag: --x" (exit 125) or
+/// "pier: 'pier tag' requires 2 arguments" (exit 1), then "Usage:  ..." and the help hint.
+fn docker_usage_error(e: &clap::Error) -> (String, i32) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let rendered = e.render().to_string();
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .map(|u| u.replace(['<', '>'], ""))
+        .unwrap_or_else(|| "pier [OPTIONS] COMMAND".into());
+    let path: Vec<&str> = usage
+        .split_whitespace()
+        .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .collect();
+    let path = path.join(" ");
+    let invalid = match e
+        .get(ContextKind::InvalidArg)
+        .or_else(|| e.get(ContextKind::InvalidSubcommand))
+    {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let (msg, code) = match e.kind() {
+        ErrorKind::UnknownArgument if invalid.starts_with("--") => (format!("unknown flag: {}", invalid.split('=').next().unwrap_or(&invalid)), 125),
+        ErrorKind::UnknownArgument if invalid.starts_with('-') => {
+            let c = invalid.chars().nth(1).unwrap_or('?');
+            (format!("unknown shorthand flag: '{c}' in {invalid}"), 125)
+        }
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues | ErrorKind::UnknownArgument | ErrorKind::TooManyValues => {
+            let verb = path.rsplit(' ').next().unwrap_or("");
+            let need = match verb {
+                "tag" => "requires 2 arguments",
+                "pull" => "requires 1 argument",
+                "images" | "ls" | "list" => "accepts at most 1 argument",
+                "version" | "info" | "prune" => "accepts no arguments",
+                _ => "requires at least 1 argument",
+            };
+            (format!("pier: '{path}' {need}"), 1)
+        }
+        ErrorKind::InvalidSubcommand => (format!("pier: unknown command: {path} {invalid}\n\nRun '{path} --help' for more information"), 1),
+        _ => {
+            let first = rendered.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+            (first, 125)
+        }
+    };
+    if e.kind() == ErrorKind::InvalidSubcommand {
+        return (msg, code);
+    }
+    (
+        format!("{msg}\n\nUsage:  {usage}\n\nRun '{path} --help' for more information"),
+        code,
+    )
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -188,8 +246,9 @@ fn main() {
                     std::process::exit(0);
                 }
                 _ => {
-                    let _ = e.print();
-                    std::process::exit(125);
+                    let (msg, code) = docker_usage_error(&e);
+                    eprintln!("{msg}");
+                    std::process::exit(code);
                 }
             }
         }

@@ -71,7 +71,7 @@ pub fn filters_json(filters: &[String]) -> Result<Option<String>> {
         Default::default();
     for f in filters {
         let Some((k, v)) = f.split_once('=') else {
-            return Err(CliError::Flag { message: format!("invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\nSee 'pier --help'."), code: 125 });
+            return Err(CliError::Flag { message: format!("invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"), code: 125 });
         };
         map.entry(k.trim().to_lowercase())
             .or_default()

@@ -198,7 +198,15 @@ pub fn server_text(info: &Value, warnings_out: &mut Vec<String>) -> String {
                 }
             }
             for c in &cidrs {
-                let _ = writeln!(o, "  {}/{}", s(c, "IP"), mask_bits(&s(c, "Mask")));
+                match c {
+                    // registry.NetIPNet marshals as "127.0.0.0/8"
+                    Value::Str(cidr) => {
+                        let _ = writeln!(o, "  {cidr}");
+                    }
+                    _ => {
+                        let _ = writeln!(o, "  {}/{}", s(c, "IP"), mask_bits(&s(c, "Mask")));
+                    }
+                }
             }
         }
         let mirrors = strings(reg, "Mirrors");
@@ -308,7 +316,7 @@ mod tests {
 
     #[test]
     fn server_section_layout() {
-        let raw = br#"{"ID":"abc","Containers":2,"ContainersRunning":1,"ContainersPaused":0,"ContainersStopped":1,"Images":3,"Driver":"overlay2","DriverStatus":[["Backing Filesystem","extfs"],["Supports d_type","true"]],"Plugins":{"Volume":["local"],"Network":["bridge","host"],"Authorization":null,"Log":["json-file","local"]},"MemTotal":25165824000,"NCPU":2,"KernelVersion":"6.18.0","OperatingSystem":"Debian GNU/Linux 12 (bookworm)","OSType":"linux","Architecture":"x86_64","LoggingDriver":"json-file","CgroupDriver":"cgroupfs","CgroupVersion":"1","DockerRootDir":"/var/lib/pier","Name":"host","ServerVersion":"0.1.0","Swarm":{"LocalNodeState":"inactive"},"Runtimes":{"runc":{"path":"runc"}},"DefaultRuntime":"runc","InitBinary":"docker-init","ContainerdCommit":{"ID":""},"RuncCommit":{"ID":"v1"},"InitCommit":{"ID":""},"SecurityOptions":["name=seccomp,profile=builtin"],"ExperimentalBuild":false,"RegistryConfig":{"InsecureRegistryCIDRs":[{"IP":"127.0.0.0","Mask":"/wAAAA=="}],"IndexConfigs":{"docker.io":{"Name":"docker.io","Secure":true}},"Mirrors":[]},"LiveRestoreEnabled":false,"Warnings":["WARNING: x"]}"#;
+        let raw = br#"{"ID":"abc","Containers":2,"ContainersRunning":1,"ContainersPaused":0,"ContainersStopped":1,"Images":3,"Driver":"overlay2","DriverStatus":[["Backing Filesystem","extfs"],["Supports d_type","true"]],"Plugins":{"Volume":["local"],"Network":["bridge","host"],"Authorization":null,"Log":["json-file","local"]},"MemTotal":25165824000,"NCPU":2,"KernelVersion":"6.18.0","OperatingSystem":"Debian GNU/Linux 12 (bookworm)","OSType":"linux","Architecture":"x86_64","LoggingDriver":"json-file","CgroupDriver":"cgroupfs","CgroupVersion":"1","DockerRootDir":"/var/lib/pier","Name":"host","ServerVersion":"0.1.0","Swarm":{"LocalNodeState":"inactive"},"Runtimes":{"runc":{"path":"runc"}},"DefaultRuntime":"runc","InitBinary":"docker-init","ContainerdCommit":{"ID":""},"RuncCommit":{"ID":"v1"},"InitCommit":{"ID":""},"SecurityOptions":["name=seccomp,profile=builtin"],"ExperimentalBuild":false,"RegistryConfig":{"InsecureRegistryCIDRs":["127.0.0.0/8",{"IP":"10.0.0.0","Mask":"/wAAAA=="}],"IndexConfigs":{"docker.io":{"Name":"docker.io","Secure":true}},"Mirrors":[]},"LiveRestoreEnabled":false,"Warnings":["WARNING: x"]}"#;
         let v = Value::from_json_bytes(raw).unwrap();
         let mut w = Vec::new();
         let out = server_text(&v, &mut w);
@@ -352,6 +360,7 @@ mod tests {
  Experimental: false
  Insecure Registries:
   127.0.0.0/8
+  10.0.0.0/8
  Live Restore Enabled: false
 
 ";
