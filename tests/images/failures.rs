@@ -141,11 +141,19 @@ fn kill9_mid_pull_then_pull_again() {
     let sock = env.d.socket();
     let path = format!("{V}/images/create?fromImage={}&tag=latest", enc(&via_proxy));
     let puller = std::thread::spawn(move || {
-        // The connection breaks when pierd dies; the result does not matter.
-        let _ = pier_testkit::http::unix_request(&sock, "POST", &path, None);
+        // The connection breaks when pierd dies; the result only matters if it ends first.
+        pier_testkit::http::unix_request(&sock, "POST", &path, None)
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     while proxy.bytes_down() < (4 << 20) {
+        if puller.is_finished() {
+            let r = puller.join().unwrap();
+            panic!(
+                "pull ended before the big layer was under way: {:?}\nlog:\n{}",
+                r.map(|r| r.text()),
+                env.d.log()
+            );
+        }
         assert!(
             Instant::now() < deadline,
             "pull never started downloading; log:\n{}",
