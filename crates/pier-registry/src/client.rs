@@ -130,6 +130,8 @@ impl Client {
             reqwest::Client::builder()
                 .user_agent(opts.user_agent.clone())
                 .connect_timeout(Duration::from_secs(30))
+                // A registry that stops sending mid-body must not hang a pull forever.
+                .read_timeout(Duration::from_secs(300))
                 .tls_danger_accept_invalid_certs(no_verify)
                 .build()
                 .map_err(|e| RegistryError::InvalidArgument(format!("http client: {e}")))
@@ -168,20 +170,24 @@ impl Client {
         }
     }
 
-    /// Ping the registry (once per host per client) and remember its scheme and challenges.
-    pub(crate) async fn endpoint(&self, host: &str) -> Result<Arc<Endpoint>, RegistryError> {
-        if let Some(ep) = self.inner.endpoints.lock().unwrap().get(host) {
-            return Ok(ep.clone());
-        }
-        let candidates: Vec<(&str, bool)> = if is_loopback(host) {
+    /// The (scheme, skip TLS verification) pairs to try for `host`, in order.
+    pub fn schemes(&self, host: &str) -> Vec<(&'static str, bool)> {
+        if is_loopback(host) {
             vec![("http", false)]
         } else if self.is_insecure(host) {
             vec![("https", true), ("http", false)]
         } else {
             vec![("https", false)]
-        };
+        }
+    }
+
+    /// Ping the registry (once per host per client) and remember its scheme and challenges.
+    pub(crate) async fn endpoint(&self, host: &str) -> Result<Arc<Endpoint>, RegistryError> {
+        if let Some(ep) = self.inner.endpoints.lock().unwrap().get(host) {
+            return Ok(ep.clone());
+        }
         let mut last_err = None;
-        for (scheme, no_verify) in candidates {
+        for (scheme, no_verify) in self.schemes(host) {
             let base = format!("{scheme}://{host}");
             let url = format!("{base}/v2/");
             let client = if no_verify {
@@ -225,7 +231,7 @@ impl Client {
         mut req: Request,
     ) -> Result<Response, RegistryError> {
         let challenges = ep.challenges.lock().unwrap().clone();
-        if let Some(value) = self.authorization(&challenges, scopes, auth).await? {
+        if let Some(value) = self.authorization(&challenges, scopes, auth, false).await? {
             req.headers_mut().insert(AUTHORIZATION, value);
         }
         let retry = req.try_clone();
@@ -251,11 +257,14 @@ impl Client {
                 }
             }
         }
-        if fresh.iter().any(|c| c.param("error").is_some()) && wanted.len() == scopes.len() {
-            // insufficient_scope / invalid_token for exactly what we asked: retrying is futile.
+        let error = fresh.iter().find_map(|c| c.param("error"));
+        // A token the registry calls invalid (expired early, revoked) is fetched anew; one that
+        // lacks a scope is worth retrying only when the registry asks for scopes we did not.
+        let refresh = error == Some("invalid_token");
+        if error.is_some() && !refresh && wanted.len() == scopes.len() {
             return Ok(resp);
         }
-        let value = self.authorization(&fresh, &wanted, auth).await?;
+        let value = self.authorization(&fresh, &wanted, auth, refresh).await?;
         let Some(value) = value else {
             return Ok(resp);
         };
@@ -282,12 +291,13 @@ impl Client {
         challenges: &[Challenge],
         scopes: &[String],
         auth: &AuthConfig,
+        refresh: bool,
     ) -> Result<Option<HeaderValue>, RegistryError> {
         if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
             let token = if !auth.registry_token.is_empty() {
                 auth.registry_token.clone()
             } else {
-                self.token(bearer, scopes, auth).await?
+                self.token(bearer, scopes, auth, refresh).await?
             };
             return Ok(HeaderValue::from_str(&format!("Bearer {token}")).ok());
         }
@@ -305,6 +315,7 @@ impl Client {
         challenge: &Challenge,
         scopes: &[String],
         auth: &AuthConfig,
+        refresh: bool,
     ) -> Result<String, RegistryError> {
         let realm = challenge
             .param("realm")
@@ -324,7 +335,7 @@ impl Client {
             auth.cache_key()
         );
         if let Some((tok, until)) = self.inner.tokens.lock().unwrap().get(&key) {
-            if Instant::now() < *until {
+            if Instant::now() < *until && !refresh {
                 return Ok(tok.clone());
             }
         }
@@ -642,6 +653,13 @@ mod tests {
         assert!(!c.is_insecure("10.2.0.1:5000"));
         assert!(c.is_insecure("127.0.0.1:1"));
         assert!(!c.is_insecure("registry-1.docker.io"));
+        assert_eq!(c.schemes("127.0.0.1:5000"), vec![("http", false)]);
+        assert_eq!(c.schemes("localhost:5000"), vec![("http", false)]);
+        assert_eq!(
+            c.schemes("myreg:5000"),
+            vec![("https", true), ("http", false)]
+        );
+        assert_eq!(c.schemes("registry-1.docker.io"), vec![("https", false)]);
     }
 
     #[test]

@@ -19,11 +19,13 @@ pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.man
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
-/// The Accept header for manifest requests: the four kinds we understand.
+/// The Accept header for manifest requests: the four kinds we understand, and schema 1 last
+/// so that a schema-1-only image gets a clear "not supported" rather than "not found".
 pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, \
-application/vnd.docker.distribution.manifest.v2+json";
+application/vnd.docker.distribution.manifest.v2+json, \
+application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.1";
 
 /// A content descriptor: what a manifest says about a blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use pier_image::digest::Digest;
 use pier_image::reference::Reference;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use reqwest::{Method, StatusCode};
 
 use crate::auth::AuthConfig;
@@ -52,9 +52,11 @@ pub struct BlobStream {
 }
 
 impl BlobStream {
+    /// `size`: bytes the body must have; the first `skip` of them are dropped.
     fn new(
         digest: Digest,
         size: u64,
+        skip: u64,
         method: Method,
         url: String,
         resp: reqwest::Response,
@@ -78,6 +80,16 @@ impl BlobStream {
                             actual: seen,
                         })));
                     }
+                    let before = seen - chunk.len() as u64;
+                    if before < skip {
+                        let drop = (skip - before).min(chunk.len() as u64) as usize;
+                        let rest = chunk.slice(drop..);
+                        if rest.is_empty() {
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
+                        return Poll::Ready(Some(Ok(rest)));
+                    }
                     Poll::Ready(Some(Ok(chunk)))
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -98,7 +110,7 @@ impl BlobStream {
             }
         });
         BlobStream {
-            size,
+            size: size - skip,
             inner: Box::pin(stream),
         }
     }
@@ -335,39 +347,91 @@ impl Client {
         d: &Descriptor,
         auth: &AuthConfig,
     ) -> Result<BlobStream, RegistryError> {
+        self.fetch_blob_from(r, d, 0, auth).await
+    }
+
+    /// Resume a download: the stream yields the blob's bytes from `offset` on (asked for with a
+    /// `Range` header; when the registry ignores it, the first `offset` bytes are skipped here).
+    /// `BlobStream::size` is then `d.size - offset`.
+    pub async fn fetch_blob_from(
+        &self,
+        r: &Reference,
+        d: &Descriptor,
+        offset: u64,
+        auth: &AuthConfig,
+    ) -> Result<BlobStream, RegistryError> {
+        if offset > d.size {
+            return Err(RegistryError::InvalidArgument(format!(
+                "offset {offset} is past the end of blob {} ({} bytes)",
+                d.digest, d.size
+            )));
+        }
+        if offset == d.size && offset > 0 {
+            // Nothing left; a Range starting at the end would be unsatisfiable (416).
+            return Ok(BlobStream {
+                size: 0,
+                inner: Box::pin(futures::stream::empty()),
+            });
+        }
         let ep = self.repo_endpoint(r).await?;
         let path = format!("/v2/{}/blobs/{}", r.path(), d.digest);
-        let req = self
-            .request(&ep, Method::GET, &path)?
+        let mut rb = self.request(&ep, Method::GET, &path)?;
+        if offset > 0 {
+            rb = rb.header(RANGE, format!("bytes={offset}-"));
+        }
+        let req = rb
             .build()
             .map_err(|e| RegistryError::InvalidArgument(format!("request: {e}")))?;
         let url = req.url().to_string();
         let resp = self.send(&ep, &pull_scope(r), auth, req).await?;
-        if resp.status() != StatusCode::OK {
-            let cause = error_list(resp).await;
-            return Err(match cause.first_code() {
-                Some("DENIED") | Some("NAME_UNKNOWN") => translate_pull(r, cause, auth),
-                Some("UNAUTHORIZED") if auth.is_anonymous() => translate_pull(r, cause, auth),
-                _ => RegistryError::Registry { cause },
-            });
-        }
+        let skip = match resp.status() {
+            StatusCode::OK => offset,
+            StatusCode::PARTIAL_CONTENT if offset > 0 => {
+                let start = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if start != Some(offset) {
+                    return Err(RegistryError::Protocol(format!(
+                        "blob {}: asked for bytes from {offset}, got Content-Range {:?}",
+                        d.digest,
+                        resp.headers().get(CONTENT_RANGE)
+                    )));
+                }
+                0
+            }
+            _ => {
+                let cause = error_list(resp).await;
+                return Err(match cause.first_code() {
+                    Some("DENIED") | Some("NAME_UNKNOWN") => translate_pull(r, cause, auth),
+                    Some("UNAUTHORIZED") if auth.is_anonymous() => translate_pull(r, cause, auth),
+                    _ => RegistryError::Registry { cause },
+                });
+            }
+        };
+        // What the body must hold: the whole blob (200) or its tail (206).
+        let body_len = d.size - offset + skip;
         if let Some(len) = resp
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
         {
-            if len != d.size {
+            if len != body_len {
                 return Err(RegistryError::SizeMismatch {
                     digest: d.digest.clone(),
-                    expected: d.size,
+                    expected: body_len,
                     actual: len,
                 });
             }
         }
         Ok(BlobStream::new(
             d.digest.clone(),
-            d.size,
+            body_len,
+            skip,
             Method::GET,
             url,
             resp,

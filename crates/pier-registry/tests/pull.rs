@@ -208,3 +208,42 @@ async fn wrong_size_blob_is_detected() {
         .unwrap_err();
     assert!(matches!(err, RegistryError::SizeMismatch { .. }), "{err}");
 }
+
+async fn collect(mut s: pier_registry::BlobStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn resumes_a_blob_from_an_offset() {
+    let reg = Registry::start();
+    let img = fixtures::busybox(&reg);
+    let c = client();
+    let anon = AuthConfig::anonymous();
+    let reference = r(&img.reference());
+    let res = c
+        .resolve(&reference, &host_platform(), &anon)
+        .await
+        .unwrap();
+    let layer = &res.layers[0];
+    let whole = collect(c.fetch_blob(&reference, layer, &anon).await.unwrap()).await;
+    for offset in [1, 1000, layer.size - 1, layer.size] {
+        let s = c
+            .fetch_blob_from(&reference, layer, offset, &anon)
+            .await
+            .unwrap();
+        assert_eq!(s.size, layer.size - offset);
+        assert_eq!(
+            collect(s).await,
+            whole[offset as usize..],
+            "offset {offset}"
+        );
+    }
+    assert!(c
+        .fetch_blob_from(&reference, layer, layer.size + 1, &anon)
+        .await
+        .is_err());
+}

@@ -423,3 +423,79 @@ async fn garbage_instead_of_http() {
     server.abort();
     assert_eq!(err.to_string(), format!("Get \"http://{addr}/v2/\": EOF"));
 }
+
+#[tokio::test]
+async fn an_invalid_token_is_fetched_again() {
+    // The token server first hands out a token the registry then calls invalid (revoked early).
+    let issued = Arc::new(AtomicUsize::new(0));
+    let stub = Stub::start(move |req, addr| {
+        let challenge = format!(r#"Bearer realm="http://{addr}/token",service="svc""#);
+        if req.uri.path() == "/token" {
+            let n = issued.fetch_add(1, Ordering::SeqCst);
+            let tok = if n == 0 { "OLD" } else { "NEW" };
+            return respond(200, &[], format!(r#"{{"token":"{tok}"}}"#));
+        }
+        match req.header("authorization") {
+            Some("Bearer NEW") => {}
+            Some(_) => {
+                let mut resp = json_error(401, "UNAUTHORIZED", "token expired");
+                let c = format!(r#"{challenge},scope="repository:app:pull",error="invalid_token""#);
+                resp.headers_mut()
+                    .insert("www-authenticate", c.parse().unwrap());
+                return resp;
+            }
+            None => {
+                let mut resp = json_error(401, "UNAUTHORIZED", "authentication required");
+                resp.headers_mut()
+                    .insert("www-authenticate", challenge.parse().unwrap());
+                return resp;
+            }
+        }
+        let m = manifest();
+        match req.uri.path() {
+            "/v2/" => respond(200, &[], ""),
+            _ => respond(200, &[("Content-Type", OCI_MANIFEST)], m),
+        }
+    })
+    .await;
+    let c = client();
+    let res = c
+        .resolve(
+            &r(&format!("{}/app", stub.addr)),
+            &amd64(),
+            &AuthConfig::anonymous(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.manifest_digest, Digest::sha256(&manifest()));
+    assert_eq!(stub.count("/token"), 2);
+}
+
+#[tokio::test]
+async fn resume_works_when_the_registry_ignores_range() {
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let d = Digest::sha256(&data);
+    let body = data.clone();
+    let stub = Stub::start(move |req, _| match req.uri.path() {
+        "/v2/" => respond(200, &[], ""),
+        _ => respond(200, &[], body.clone()), // always the whole blob, status 200
+    })
+    .await;
+    let c = client();
+    let desc = Descriptor::new("application/octet-stream", d, data.len() as u64);
+    let reference = r(&format!("{}/app", stub.addr));
+    let mut s = c
+        .fetch_blob_from(&reference, &desc, 12_345, &AuthConfig::anonymous())
+        .await
+        .unwrap();
+    assert_eq!(s.size, data.len() as u64 - 12_345);
+    let mut got = Vec::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut s).await {
+        got.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(got, data[12_345..]);
+    assert_eq!(
+        stub.requests().last().unwrap().header("range"),
+        Some("bytes=12345-")
+    );
+}
