@@ -252,3 +252,34 @@ fn pier_version_info_match_docker() {
     ];
     assert_eq!(pier(&env.d, &f).ok(), docker(&env.d, &f).ok());
 }
+
+/// Failing commands: same exit code, same stdout and stderr as docker.
+#[test]
+fn pier_errors_match_docker() {
+    if skip_docker() || skip_pier() {
+        return;
+    }
+    let Some(env) = setup() else { return };
+    let closed = format!(
+        "127.0.0.1:{}/fixtures/busybox:latest",
+        pier_testkit::free_port()
+    );
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["pull", &closed],
+        vec!["pull", "Busybox"],
+        vec!["rmi", "nope"],
+        vec!["image", "inspect", "nope"],
+        vec!["tag", "nope", "x:1"],
+        vec!["images", "--filter", "bogus=1"],
+    ];
+    for args in cases {
+        let d = docker(&env.d, &args);
+        let r = pier(&env.d, &args);
+        assert_ne!(d.code, Some(0), "docker {args:?} succeeded: {d}");
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (d.code, d.stdout.as_str(), d.stderr.as_str()),
+            "pier {args:?}:\n{r}\ndocker:\n{d}"
+        );
+    }
+}
