@@ -39,7 +39,7 @@ fn route(
         ("DELETE", "/v1.43/images/busybox") => (200, json, vec![], r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:65bc378d5b95d0f05fd8d07834c32a6ad0c0a44c120c8151bbfb67b6df8f37ca"}]"#.into()),
         ("DELETE", _) => (409, json, vec![], r#"{"message":"conflict: unable to remove repository reference \"x\" (must force)"}"#.into()),
         ("POST", p) if p.starts_with("/v1.43/images/create?fromImage=") => {
-            assert!(headers.iter().any(|h| h.to_ascii_lowercase() == "x-registry-auth: e30="), "{headers:?}");
+            assert!(headers.iter().any(|h| h.eq_ignore_ascii_case("x-registry-auth: e30=")), "{headers:?}");
             if p.contains("missing") {
                 return (200, json, vec![], "{\"status\":\"Pulling from x\",\"id\":\"1\"}\r\n{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\r\n".into());
             }
