@@ -312,6 +312,19 @@ pub fn unmount_and_remove(dir: &Path) {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(10));
+        if std::thread::panicking() {
+            // The test failed: show the end of pierd's log next to the failure.
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!(
+                "--- pierd log ({}), last {} lines ---",
+                self.log_path().display(),
+                tail.len()
+            );
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
         if std::thread::panicking() && std::env::var_os("PIER_KEEP_DIRS").is_some() {
             eprintln!("pier-testkit: keeping {}", self.dir.display());
             return;
