@@ -3,9 +3,6 @@
 //! serves the Docker Engine API until SIGTERM or SIGINT, then stops accepting, lets requests in
 //! flight finish (for a bounded time), and removes its sockets and PID file.
 
-// The image service lands in the next commit; until then parts of the store are unused.
-#![allow(dead_code, unused_imports)]
-
 mod api;
 mod config;
 mod engine;

@@ -7,7 +7,9 @@
 //! `API-Version`, `OSType` and `Server` headers. Unknown routes fall to [`unimplemented`].
 
 pub mod error;
+pub mod images;
 pub mod query;
+pub mod stream;
 pub mod system;
 pub mod unimplemented;
 
@@ -17,7 +19,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use pier_api::{ApiVersion, API_VERSION};
 use regex::Regex;
@@ -47,6 +49,15 @@ fn routes() -> Router<AppState> {
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/images/json", get(images::list))
+        .route("/images/create", post(images::create))
+        .route("/images/prune", post(images::prune))
+        .route(
+            "/images/{*rest}",
+            get(images::by_name_get)
+                .post(images::by_name_post)
+                .delete(images::delete),
+        )
         .fallback(unimplemented::fallback)
 }
 

@@ -15,8 +15,6 @@ pub enum EngineError {
     #[error("{0}")]
     InvalidParameter(String),
     #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     NotImplemented(String),
@@ -26,6 +24,12 @@ pub enum EngineError {
     Content(#[from] pier_image::ContentError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Snapshot(#[from] pier_image::SnapshotError),
+    #[error(transparent)]
+    Layer(#[from] pier_image::LayerError),
+    #[error(transparent)]
+    Registry(#[from] pier_registry::RegistryError),
     /// pier's own fault or the host's (I/O, a task that died).
     #[error("{0}")]
     System(String),
@@ -34,20 +38,40 @@ pub enum EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::NoSuchImage(_) | EngineError::NotFound(_) => ErrorKind::NotFound,
+            EngineError::NoSuchImage(_) => ErrorKind::NotFound,
             EngineError::InvalidParameter(_) | EngineError::Reference(_) => {
                 ErrorKind::InvalidParameter
             }
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::NotImplemented(_) => ErrorKind::NotImplemented,
-            EngineError::Content(_) | EngineError::Store(_) | EngineError::System(_) => {
-                ErrorKind::System
-            }
+            EngineError::Registry(e) => registry_kind(e),
+            EngineError::Content(_)
+            | EngineError::Store(_)
+            | EngineError::Snapshot(_)
+            | EngineError::Layer(_)
+            | EngineError::System(_) => ErrorKind::System,
         }
     }
 
     pub fn system(context: &str, e: impl std::fmt::Display) -> EngineError {
         EngineError::System(format!("{context}: {e}"))
+    }
+}
+
+/// How dockerd classifies registry failures: "not found" answers (unknown manifest or
+/// repository, denied access, no manifest for the platform) are 404, a bad platform or auth
+/// header is 400, a 401 from the registry with credentials is 401; transport failures and
+/// protocol violations are 500.
+fn registry_kind(e: &pier_registry::RegistryError) -> ErrorKind {
+    use pier_registry::RegistryError as R;
+    if e.is_not_found() {
+        return ErrorKind::NotFound;
+    }
+    match e {
+        R::InvalidArgument(_) => ErrorKind::InvalidParameter,
+        R::Registry { cause } if cause.status == 401 => ErrorKind::Unauthorized,
+        R::Registry { cause } if cause.status == 403 => ErrorKind::Forbidden,
+        _ => ErrorKind::System,
     }
 }
 

@@ -4,13 +4,19 @@
 //! [`EngineError`]. It knows nothing of HTTP.
 
 pub mod error;
+pub mod filters;
 pub mod host;
+pub mod images;
+pub mod reconcile;
 pub mod system;
 pub mod time;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use pier_image::ContentStore;
+use pier_image::{ContentStore, Digest, Snapshots};
+use pier_registry::{Client, ClientOptions};
 
 pub use error::{EngineError, Result};
 
@@ -29,22 +35,35 @@ pub struct Engine {
     pub(crate) opts: EngineOptions,
     pub(crate) store: Store,
     pub(crate) content: ContentStore,
+    pub(crate) snapshots: Snapshots,
+    pub(crate) registry: Client,
     pub(crate) engine_id: String,
+    /// One lock per layer (chain ID) being unpacked, so concurrent pulls sharing a layer unpack
+    /// it once.
+    layer_locks: Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serializes deletions and the recording of new images, so a delete never removes a layer
+    /// a pull is about to record.
+    pub(crate) image_lock: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
-    /// Opens the data root (`pier.db`, `content/`), cleaning what a crash may have left: blobs
-    /// half written in the content store's ingest area.
+    /// Opens the data root (`pier.db`, `content/`, `snapshots/`), cleaning what a crash may have
+    /// left (see [`reconcile`]).
     pub fn open(opts: EngineOptions) -> Result<Engine> {
         let root = &opts.data_root;
         create_dir(root)?;
         create_dir(&opts.exec_root)?;
         let store = Store::open(&root.join("pier.db"))?;
         let content = ContentStore::open(root.join("content"))?;
-        let cleaned = content.clean_ingest()?;
-        if cleaned > 0 {
-            tracing::info!(cleaned, "removed unfinished blobs left by an earlier crash");
-        }
+        let snapshots = Snapshots::open(root.join("snapshots"))?;
+        let registry = Client::new(ClientOptions {
+            insecure_registries: opts.insecure_registries.clone(),
+            user_agent: format!(
+                "pier/{} (docker-compatible; engine {})",
+                system::PIER_VERSION,
+                system::ENGINE_VERSION
+            ),
+        })?;
         let engine_id = match store.setting("engine-id")? {
             Some(id) => id,
             None => {
@@ -53,16 +72,25 @@ impl Engine {
                 id
             }
         };
-        Ok(Engine {
+        let engine = Engine {
             opts,
             store,
             content,
+            snapshots,
+            registry,
             engine_id,
-        })
+            layer_locks: Mutex::new(HashMap::new()),
+            image_lock: tokio::sync::Mutex::new(()),
+        };
+        engine.reconcile()?;
+        Ok(engine)
     }
 
-    pub fn data_root(&self) -> &Path {
-        &self.opts.data_root
+    /// The lock for unpacking the layer `chain`.
+    pub(crate) fn layer_lock(&self, chain: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.layer_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(chain.clone()).or_default().clone()
     }
 }
 
@@ -85,6 +113,15 @@ fn new_uuid() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// Runs blocking work (disk, SQLite) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::system("blocking task", e))?
 }
 
 #[cfg(test)]

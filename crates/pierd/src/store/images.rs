@@ -156,15 +156,15 @@ fn ref_rows(
 
 impl Store {
     /// Records `new` (if not already there) and points `refs` at it, in one transaction.
-    /// Returns whether any of `refs` pointed elsewhere (or nowhere) before.
-    pub fn put_image(&self, new: &NewImage, refs: &[RefRecord]) -> Result<bool> {
+    /// Returns, for each of `refs`, whether it pointed elsewhere (or nowhere) before.
+    pub fn put_image(&self, new: &NewImage, refs: &[RefRecord]) -> Result<Vec<bool>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         insert_image(&tx, new)?;
-        let mut changed = false;
+        let mut changed = Vec::with_capacity(refs.len());
         for r in refs {
             let previous = upsert_ref(&tx, r)?;
-            changed |= previous.as_deref() != Some(r.image_id.as_str());
+            changed.push(previous.as_deref() != Some(r.image_id.as_str()));
         }
         tx.commit()?;
         Ok(changed)
@@ -322,13 +322,30 @@ impl Store {
         )?)
     }
 
-    /// How many images were pulled as the manifest `digest`.
-    pub fn manifest_users(&self, digest: &str) -> Result<i64> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM images WHERE manifest_digest = ?1",
-            [digest],
-            |r| r.get(0),
-        )?)
+    /// Every chain ID some image uses.
+    pub fn used_chains(&self) -> Result<std::collections::HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT DISTINCT chain_id FROM image_layers")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every blob digest the store points at: image configs (the image IDs), layer blobs, image
+    /// manifests, and the digests references name (indexes included).
+    pub fn referenced_blobs(&self) -> Result<std::collections::HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM images
+             UNION SELECT manifest_digest FROM images WHERE manifest_digest IS NOT NULL
+             UNION SELECT blob_digest FROM image_layers WHERE blob_digest IS NOT NULL
+             UNION SELECT digest FROM digests",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     /// Images whose parent is `id` (built on top of it).
@@ -386,19 +403,16 @@ mod tests {
     fn put_resolve_and_cascade_delete() {
         let s = Store::open_in_memory().unwrap();
         let a = "sha256:aaaa";
-        assert!(s
-            .put_image(
+        let put = || {
+            s.put_image(
                 &image(a, &["c1", "c2"]),
-                &[tag("docker.io/library/x:latest", a)]
+                &[tag("docker.io/library/x:latest", a)],
             )
-            .unwrap());
+            .unwrap()
+        };
+        assert_eq!(put(), vec![true]);
         // Same image and tag again: nothing changed.
-        assert!(!s
-            .put_image(
-                &image(a, &["c1", "c2"]),
-                &[tag("docker.io/library/x:latest", a)]
-            )
-            .unwrap());
+        assert_eq!(put(), vec![false]);
         assert_eq!(s.count_images().unwrap(), 1);
         assert_eq!(s.layers(a).unwrap().len(), 2);
         assert_eq!(s.layers(a).unwrap()[1].chain_id, "c2");

@@ -46,6 +46,7 @@ impl Store {
     }
 
     /// A private in-memory database (tests).
+    #[cfg(test)]
     pub fn open_in_memory() -> Result<Store> {
         Self::init(Connection::open_in_memory()?, ":memory:")
     }
@@ -87,6 +88,7 @@ impl Store {
     }
 
     /// The schema version the database is at.
+    #[cfg(test)]
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn()

@@ -1,0 +1,315 @@
+//! `docker rmi`: untag versus delete, exactly as dockerd decides it.
+//!
+//! - By name (`busybox`, `busybox:1`, `x@sha256:…`): that reference is removed ("Untagged");
+//!   when it was the last tag of its repository, the repository's digest references go too.
+//!   If other references remain, that is all; otherwise the image is deleted.
+//! - By ID (or ID prefix): when the image has a single name (one tag plus digests of the same
+//!   repository) those names are removed and the image deleted; with names in several
+//!   repositories this is a conflict unless `force`.
+//! - Deleting removes the image, its remaining names, and every layer (chain) no other image
+//!   uses ("Deleted: <image id>", then "Deleted: <chain id>" top down), with their blobs.
+//!
+//! Conflicts are dockerd's 409s: "conflict: unable to delete <short id> (must be forced) - image
+//! is referenced in multiple repositories", "(cannot be forced) - image has dependent child
+//! images". (Container checks join when containers exist.)
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use pier_api::models::image::DeleteItem;
+use pier_image::{parse_normalized, Digest};
+
+use super::familiar;
+use crate::engine::{blocking, Engine, EngineError, Result};
+use crate::store::{RefKind, RefRecord};
+
+/// What a delete did: the response items and the bytes of layers removed.
+#[derive(Debug)]
+pub struct Deleted {
+    pub items: Vec<DeleteItem>,
+    pub reclaimed: u64,
+}
+
+struct Conflict {
+    hard: bool,
+    message: &'static str,
+}
+
+impl Engine {
+    /// `DELETE /images/{name}`.
+    pub async fn delete_image(
+        self: &Arc<Self>,
+        name: &str,
+        force: bool,
+        prune: bool,
+    ) -> Result<Vec<DeleteItem>> {
+        let _g = self.image_lock.lock().await;
+        let e = self.clone();
+        let name = name.to_string();
+        blocking(move || e.delete_image_locked(&name, force, prune).map(|d| d.items)).await
+    }
+
+    /// The delete itself; the caller holds `image_lock`.
+    pub(crate) fn delete_image_locked(
+        &self,
+        name: &str,
+        force: bool,
+        _prune: bool,
+    ) -> Result<Deleted> {
+        let id = self.resolve_image(name)?;
+        let mut items = Vec::new();
+        let refs = self.store.refs_of(&id)?;
+        let by_id = id.starts_with(name) || id["sha256:".len()..].starts_with(name);
+        let mut removed_repository_ref = false;
+        if !by_id {
+            let parsed = parse_normalized(name)?;
+            let lookup = match parsed.digest() {
+                Some(d) => parsed.repository().with_digest(d.clone()),
+                None => parsed.with_default_tag(),
+            };
+            self.store.remove_ref(&lookup.to_string())?;
+            items.push(DeleteItem::Untagged(lookup.familiar_string()));
+            let mut remaining = self.store.refs_of(&id)?;
+            if lookup.digest().is_none() {
+                let repo = lookup.name();
+                let tag_left = remaining
+                    .iter()
+                    .any(|r| r.kind == RefKind::Tag && r.repo == repo);
+                if !tag_left {
+                    let (same_repo, others): (Vec<RefRecord>, Vec<RefRecord>) = remaining
+                        .into_iter()
+                        .partition(|r| r.kind == RefKind::Digest && r.repo == repo);
+                    for r in same_repo {
+                        self.store.remove_ref(&r.name)?;
+                        items.push(DeleteItem::Untagged(familiar(&r.name)));
+                    }
+                    remaining = others;
+                }
+            }
+            if !remaining.is_empty() {
+                return Ok(Deleted {
+                    items,
+                    reclaimed: 0,
+                });
+            }
+            removed_repository_ref = true;
+        } else if is_single_reference(&refs) {
+            if let Some(c) = self.delete_conflict(&id, true, false)? {
+                return Err(conflict_error(&id, &c));
+            }
+            for r in &refs {
+                self.store.remove_ref(&r.name)?;
+                items.push(DeleteItem::Untagged(familiar(&r.name)));
+            }
+        }
+
+        let soft = !force;
+        if let Some(c) = self.delete_conflict(&id, true, soft)? {
+            let dangling = self.store.refs_of(&id)?.is_empty();
+            if removed_repository_ref && !dangling {
+                return Ok(Deleted {
+                    items,
+                    reclaimed: 0,
+                });
+            }
+            return Err(conflict_error(&id, &c));
+        }
+        for r in self.store.refs_of(&id)? {
+            self.store.remove_ref(&r.name)?;
+            items.push(DeleteItem::Untagged(familiar(&r.name)));
+        }
+        let reclaimed = self.remove_image(&id, &mut items)?;
+        Ok(Deleted { items, reclaimed })
+    }
+
+    /// docker's `checkImageDeleteConflict`: hard conflicts (children; running containers) and,
+    /// when `soft`, references that remain (and stopped containers).
+    fn delete_conflict(&self, id: &str, hard: bool, soft: bool) -> Result<Option<Conflict>> {
+        if hard && !self.store.children(id)?.is_empty() {
+            return Ok(Some(Conflict {
+                hard: true,
+                message: "image has dependent child images",
+            }));
+        }
+        if soft && !self.store.refs_of(id)?.is_empty() {
+            return Ok(Some(Conflict {
+                hard: false,
+                message: "image is referenced in multiple repositories",
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Removes an unnamed image's record, then the layers and blobs nothing else uses; returns
+    /// the bytes of the layers removed.
+    fn remove_image(&self, id: &str, items: &mut Vec<DeleteItem>) -> Result<u64> {
+        let record = self.store.image(id)?;
+        let layers = self.store.layers(id)?;
+        self.store.delete_image(id)?;
+        items.push(DeleteItem::Deleted(id.to_string()));
+        let mut reclaimed = 0;
+        for l in layers.iter().rev() {
+            if self.store.chain_users(&l.chain_id)? > 0 {
+                continue;
+            }
+            let chain: Digest = l
+                .chain_id
+                .parse()
+                .map_err(|e| EngineError::system("stored chain id", e))?;
+            if self.snapshots.has_layer(&chain) {
+                self.snapshots.remove_layer(&chain)?;
+            }
+            reclaimed += l.size.max(0) as u64;
+            items.push(DeleteItem::Deleted(l.chain_id.clone()));
+        }
+        let mut candidates: Vec<String> = vec![id.to_string()];
+        candidates.extend(layers.iter().filter_map(|l| l.blob_digest.clone()));
+        candidates.extend(record.and_then(|r| r.manifest_digest));
+        let referenced: HashSet<String> = self.store.referenced_blobs()?;
+        for c in candidates {
+            if referenced.contains(&c) {
+                continue;
+            }
+            if let Ok(d) = c.parse::<Digest>() {
+                if self.content.exists(&d) {
+                    self.content.delete(&d)?;
+                }
+            }
+        }
+        Ok(reclaimed)
+    }
+}
+
+/// docker's `isSingleReference`: at most one tag, and any digests are of that tag's repository.
+fn is_single_reference(refs: &[RefRecord]) -> bool {
+    if refs.len() <= 1 {
+        return refs.len() == 1;
+    }
+    let mut single: Option<&RefRecord> = None;
+    let mut canonical = HashSet::new();
+    for r in refs {
+        if r.kind == RefKind::Digest {
+            canonical.insert(r.repo.as_str());
+        } else if single.is_none() {
+            single = Some(r);
+        } else {
+            return false;
+        }
+    }
+    let single = single.unwrap_or(&refs[0]);
+    canonical.len() == 1 && canonical.contains(single.repo.as_str())
+}
+
+fn conflict_error(id: &str, c: &Conflict) -> EngineError {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    let short = &hex[..hex.len().min(12)];
+    EngineError::Conflict(format!(
+        "conflict: unable to delete {short} ({}) - {}",
+        if c.hard {
+            "cannot be forced"
+        } else {
+            "must be forced"
+        },
+        c.message
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{add_image, config};
+    use crate::engine::tests::engine;
+    use pier_api::models::image::DeleteItem::{Deleted, Untagged};
+
+    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    #[test]
+    fn untag_then_delete_like_docker() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let cfg = config("2024-01-01T00:00:00Z", "a", "null");
+        let id = add_image(
+            &e,
+            &cfg,
+            &["busybox", &format!("busybox@{DIGEST}"), "other:1"],
+        );
+        let chain = pier_image::Digest::sha256(b"a").to_string();
+
+        // Two repositories: removing one name only untags.
+        let d = e.delete_image_locked("other:1", false, true).unwrap();
+        assert_eq!(d.items, vec![Untagged("other:1".into())]);
+
+        // Last tag of the repository: its digest goes too, then the image and its layer.
+        let d = e.delete_image_locked("busybox", false, true).unwrap();
+        assert_eq!(
+            d.items,
+            vec![
+                Untagged("busybox:latest".into()),
+                Untagged(format!("busybox@{DIGEST}")),
+                Deleted(id.clone()),
+                Deleted(chain),
+            ]
+        );
+        assert_eq!(d.reclaimed, 50);
+        assert!(e.resolve_image(&id).is_err());
+    }
+
+    #[test]
+    fn by_id_conflicts_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let cfg = config("2024-01-01T00:00:00Z", "a", "null");
+        let id = add_image(&e, &cfg, &["a:1", "b:1"]);
+        let err = e.delete_image_locked(&id[7..19], false, false).unwrap_err();
+        assert_eq!(err.kind(), pier_api::ErrorKind::Conflict);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                &id[7..19]
+            )
+        );
+        let d = e.delete_image_locked(&id[7..19], true, false).unwrap();
+        assert_eq!(
+            d.items[..3],
+            [
+                Untagged("a:1".into()),
+                Untagged("b:1".into()),
+                Deleted(id.clone())
+            ]
+        );
+    }
+
+    #[test]
+    fn by_id_with_single_name_untags_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let cfg = config("2024-01-01T00:00:00Z", "a", "null");
+        let id = add_image(&e, &cfg, &["a:1", &format!("a@{DIGEST}")]);
+        let d = e.delete_image_locked(&id, false, false).unwrap();
+        assert_eq!(
+            d.items[..3],
+            [
+                Untagged("a:1".into()),
+                Untagged(format!("a@{DIGEST}")),
+                Deleted(id.clone())
+            ]
+        );
+        assert!(matches!(
+            e.delete_image_locked("a:1", false, false)
+                .unwrap_err()
+                .kind(),
+            pier_api::ErrorKind::NotFound
+        ));
+    }
+
+    #[test]
+    fn shared_layers_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        add_image(&e, &config("2024-01-01T00:00:00Z", "a", "null"), &["a:1"]);
+        add_image(&e, &config("2024-01-02T00:00:00Z", "a", "null"), &["b:1"]);
+        let d = e.delete_image_locked("a:1", false, false).unwrap();
+        assert_eq!(d.items.len(), 2, "{:?}", d.items);
+        assert_eq!(d.reclaimed, 0);
+    }
+}
