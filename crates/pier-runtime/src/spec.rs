@@ -369,7 +369,6 @@ pub fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
         .is_some_and(|n| n.iter().any(|ns| ns.typ() == typ))
 }
 
-
 /// The OCI features document (`pier-runc features`).
 pub fn features() -> serde_json::Value {
     let caps: Vec<String> = {

@@ -365,8 +365,11 @@ impl CgroupManager for V1Manager {
     }
 
     fn add_task(&self, pid: i32) -> Result<()> {
+        // For the calling (single-threaded) helper, `tasks` moves just this thread and skips
+        // the kernel's threadgroup rwsem, whose RCU grace period costs ~10 ms per start.
+        let file = if pid == 0 { "tasks" } else { "cgroup.procs" };
         for path in self.paths.values() {
-            write(path, "cgroup.procs", &pid.to_string())?;
+            write(path, file, &pid.to_string())?;
         }
         Ok(())
     }

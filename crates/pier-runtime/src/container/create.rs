@@ -158,6 +158,28 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
     let fifo_path = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    // Writable by the container's root, which may be a mapped uid (user namespace).
+    let _ = std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    );
+    let host_root = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
+    };
+    if let (Some(u), Some(g)) = (
+        host_root(linux.uid_mappings()),
+        host_root(linux.gid_mappings()),
+    ) {
+        let _ = nix::unistd::chown(
+            &fifo_path,
+            Some(nix::unistd::Uid::from_raw(u)),
+            Some(nix::unistd::Gid::from_raw(g)),
+        );
+    }
     let fifo = nix::fcntl::open(
         &fifo_path,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,

@@ -88,6 +88,10 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
         mounts::mount_console(&crate::console::slave_path(&slave)?)?;
         crate::console::become_tty(&slave)?;
     }
+    // The cwd is made before the root turns read-only (runc does the same).
+    if !plan.cwd.exists() {
+        let _ = std::fs::create_dir_all(&plan.cwd);
+    }
     mounts::write_sysctls(&ctx.spec)?;
     if ctx.new_mount_ns {
         mounts::finalize(&ctx.spec)?;

@@ -1,0 +1,199 @@
+//! Test helpers: a busybox bundle in a temp dir, a private state root, and a guard that deletes
+//! the container (and its cgroup) whatever the test's outcome.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pier-runc");
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Root is required (namespaces, cgroups, mounts); tests print a skip line otherwise.
+pub fn is_root() -> bool {
+    if nix::unistd::geteuid().is_root() && Path::new("/usr/bin/busybox").exists() {
+        return true;
+    }
+    eprintln!("skip: needs root and /usr/bin/busybox");
+    false
+}
+
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub id: String,
+    pub cgroup: String,
+    pub config: Value,
+}
+
+impl Bundle {
+    /// A bundle with runc's default config adapted for tests: no terminal, a unique one-level
+    /// cgroup path, hostname "pier-test".
+    pub fn new(args: &[&str]) -> Bundle {
+        let dir = tempfile::Builder::new()
+            .prefix("pier-rt-")
+            .tempdir()
+            .unwrap();
+        let rootfs = dir.path().join("rootfs");
+        for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        std::fs::copy("/usr/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+        let list = Command::new("/usr/bin/busybox")
+            .arg("--list")
+            .output()
+            .unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" && !applet.contains('/') {
+                let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+            }
+        }
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:u:/home/user:/bin/sh\n",
+        )
+        .unwrap();
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let id = format!("t{}-{}", std::process::id(), n);
+        let cgroup = format!("/pier-rt-test-{id}");
+        let mut config = pier_runtime::spec::default_spec(false);
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["hostname"] = json!("pier-test");
+        config["linux"]["cgroupsPath"] = json!(cgroup);
+        let root = dir.path().join("state");
+        Bundle {
+            dir,
+            root,
+            id,
+            cgroup,
+            config,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+
+    pub fn write_config(&self) {
+        std::fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root").arg(&self.root);
+        c
+    }
+
+    /// `pier-runc run` with the current config; stdin closed.
+    pub fn run(&self) -> Output {
+        self.write_config();
+        self.cmd()
+            .args(["run", "--bundle"])
+            .arg(self.path())
+            .arg(&self.id)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// `pier-runc create`. The init inherits stdio, so stderr goes to a file (a pipe would stay
+    /// open until the container exits); it is returned in `Output::stderr`.
+    pub fn create(&self) -> Output {
+        self.write_config();
+        let log = self.path().join("create.err");
+        let f = std::fs::File::create(&log).unwrap();
+        let status = self
+            .cmd()
+            .args(["create", "--bundle"])
+            .arg(self.path())
+            .arg(&self.id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(f)
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: vec![],
+            stderr: std::fs::read(&log).unwrap_or_default(),
+        }
+    }
+
+    pub fn runc(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn state(&self) -> Value {
+        let o = self.runc(&["state", &self.id]);
+        assert!(
+            o.status.success(),
+            "state: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// Cgroup dirs of this container in every v1 hierarchy (or the v2 dir).
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        let rel = self.cgroup.trim_start_matches('/');
+        if pier_runtime::cgroups::is_pure_v2() {
+            return vec![Path::new("/sys/fs/cgroup").join(rel)];
+        }
+        std::fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join(rel))
+            .collect()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(&self.id)
+    }
+
+    /// Nothing of the container is left: no state dir, no cgroup, no mount under the bundle.
+    pub fn assert_clean(&self) {
+        assert!(!self.state_dir().exists(), "state dir left behind");
+        for d in self.cgroup_dirs() {
+            assert!(!d.exists(), "cgroup {} left behind", d.display());
+        }
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mi.contains(&self.path().display().to_string()),
+            "mount left behind under {}",
+            self.path().display()
+        );
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", &self.id])
+            .stderr(Stdio::null())
+            .status();
+        for d in self.cgroup_dirs() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,391 @@
+//! The runc verbs end to end with a busybox bundle: run, exit codes, namespaces, hostname,
+//! process settings, cgroup limits, create/start/state/kill/delete/list, exec, pause/resume, ps,
+//! events, hooks, console socket, user namespaces. Root only (skips otherwise).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::Path;
+
+#[test]
+fn run_echo_hi_and_leave_nothing() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["echo", "hi"]);
+    let o = b.run();
+    assert_eq!(stdout(&o), "hi\n", "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+    b.assert_clean();
+}
+
+#[test]
+fn exit_code_is_the_containers() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "exit 7"]);
+    assert_eq!(b.run().status.code(), Some(7));
+    // Killed from outside: 128 + SIGKILL.
+    let b = Bundle::new(&["sleep", "1000"]);
+    b.write_config();
+    let mut child = b
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(&b.id)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        let o = b.runc(&["state", &b.id]);
+        if o.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["status"]
+                == "running"
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(b.runc(&["kill", &b.id, "9"]).status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+    b.assert_clean();
+}
+
+#[test]
+fn pid_namespace_hostname_and_mounts() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "ps -o pid,args | grep -c . ; ps -o pid | sed -n 2p; hostname; cat /proc/self/cgroup | grep memory; test -c /dev/null && test -c /dev/urandom && test -L /dev/ptmx && echo devs; grep -c ' /sys/fs/cgroup/' /proc/self/mountinfo"]);
+    let o = b.run();
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines[1].trim(), "1", "{out}");
+    assert_eq!(lines[2], "pier-test");
+    // cgroup namespace: the container sees its own cgroup as the root.
+    assert!(lines[3].ends_with(":memory:/"), "{out}");
+    assert_eq!(lines[4], "devs");
+}
+
+#[test]
+fn process_user_env_cwd_rlimits_caps_nnp() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["sh", "-c", "id -u; id -g; id -G; pwd; echo $FOO; echo $HOME; ulimit -n; grep -E 'CapBnd|NoNewPrivs' /proc/self/status; umask"]);
+    b.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 7], "umask": 63});
+    b.config["process"]["cwd"] = json!("/work/dir");
+    b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar"]);
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]);
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &l[..7],
+        &[
+            "1000",
+            "1000",
+            "1000 5 7",
+            "/work/dir",
+            "bar",
+            "/home/user",
+            "256"
+        ],
+        "{out}"
+    );
+    // CAP_AUDIT_WRITE(29) | CAP_KILL(5) | CAP_NET_BIND_SERVICE(10)
+    assert!(l[7].ends_with("0000000020000420"), "{out}");
+    assert!(l[8].ends_with('1'), "{out}");
+    assert_eq!(l[9], "0077");
+}
+
+#[test]
+fn memory_limit_lifecycle_and_clean_delete() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 33554432});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 50});
+    b.config["linux"]["resources"]["cpu"] =
+        json!({"shares": 512, "quota": 50000, "period": 100000});
+    let o = b.create();
+    assert!(o.status.success(), "create: {}", stderr(&o));
+    let st = b.state();
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], json!(b.id));
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    if !pier_runtime::cgroups::is_pure_v2() {
+        let rel = b.cgroup.trim_start_matches('/');
+        let mem = std::fs::read_to_string(
+            Path::new("/sys/fs/cgroup/memory")
+                .join(rel)
+                .join("memory.limit_in_bytes"),
+        )
+        .unwrap();
+        assert_eq!(mem.trim(), "33554432");
+        let pids =
+            std::fs::read_to_string(Path::new("/sys/fs/cgroup/pids").join(rel).join("pids.max"))
+                .unwrap();
+        assert_eq!(pids.trim(), "50");
+        let q = std::fs::read_to_string(
+            Path::new("/sys/fs/cgroup/cpu")
+                .join(rel)
+                .join("cpu.cfs_quota_us"),
+        )
+        .unwrap();
+        assert_eq!(q.trim(), "50000");
+        let procs = std::fs::read_to_string(
+            Path::new("/sys/fs/cgroup/memory")
+                .join(rel)
+                .join("cgroup.procs"),
+        )
+        .unwrap();
+        assert!(
+            procs.lines().any(|l| l.trim() == pid.to_string()),
+            "init not in cgroup: {procs}"
+        );
+    }
+    let o = b.runc(&["start", &b.id]);
+    assert!(o.status.success(), "start: {}", stderr(&o));
+    assert_eq!(b.state()["status"], "running");
+    let l = b.runc(&["list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&l.stdout).unwrap();
+    assert_eq!(list[0]["id"], json!(b.id));
+    // Not stopped: delete without --force refuses.
+    let o = b.runc(&["delete", &b.id]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not stopped"), "{}", stderr(&o));
+    let o = b.runc(&["kill", &b.id, "KILL"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for _ in 0..200 {
+        if b.state()["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(b.state()["status"], "stopped");
+    let o = b.runc(&["delete", &b.id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    b.assert_clean();
+    let o = b.runc(&["state", &b.id]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("does not exist"));
+}
+
+#[test]
+fn delete_of_created_container_kills_init() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    assert!(b.create().status.success());
+    let pid = b.state()["pid"].as_i64().unwrap() as i32;
+    let o = b.runc(&["delete", &b.id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(pier_runtime::sys::process_start_time(pid).is_none());
+    b.assert_clean();
+}
+
+#[test]
+fn exec_pause_resume_ps_events() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    assert!(b.create().status.success());
+    assert!(b.runc(&["start", &b.id]).status.success());
+    let o = b.runc(&["exec", &b.id, "sh", "-c", "echo in; hostname; exit 3"]);
+    assert_eq!(stdout(&o), "in\npier-test\n", "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3));
+    let o = b.runc(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--env",
+        "X=y",
+        "--cwd",
+        "/tmp",
+        &b.id,
+        "sh",
+        "-c",
+        "id -u; echo $X; pwd",
+    ]);
+    assert_eq!(stdout(&o), "1000\ny\n/tmp\n", "{}", stderr(&o));
+    let o = b.runc(&["exec", &b.id, "nonexistent-binary"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("executable file not found"),
+        "{}",
+        stderr(&o)
+    );
+    let o = b.runc(&["ps", "--format", "json", &b.id]);
+    let pids: Vec<i32> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    assert!(b.runc(&["pause", &b.id]).status.success());
+    assert_eq!(b.state()["status"], "paused");
+    let o = b.runc(&["exec", &b.id, "true"]);
+    assert!(!o.status.success());
+    assert!(b.runc(&["resume", &b.id]).status.success());
+    assert_eq!(b.state()["status"], "running");
+    let o = b.runc(&["events", "--stats", &b.id]);
+    let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert!(ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0);
+    assert_eq!(ev["data"]["pids"]["current"], 1);
+    assert!(b.runc(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
+#[test]
+fn hooks_get_state_on_stdin() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["true"]);
+    let out = b.path().join("hooks.log");
+    let hook = |name: &str| json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{name} $s\" >> {}", out.display())]}]);
+    b.config["hooks"] = json!({
+        "prestart": hook("prestart"),
+        "createRuntime": hook("createRuntime"),
+        "createContainer": hook("createContainer"),
+        "poststart": hook("poststart"),
+        "poststop": hook("poststop"),
+    });
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::read_to_string(&out).unwrap();
+    let names: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{log}"
+    );
+    assert!(log.contains(&format!("\"id\":\"{}\"", b.id)));
+}
+
+#[test]
+fn failing_hook_fails_create_and_cleans_up() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["true"]);
+    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+    let o = b.run();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/bin/false"), "{}", stderr(&o));
+    b.assert_clean();
+}
+
+#[test]
+fn console_socket_receives_pty_master() {
+    if !is_root() {
+        return;
+    }
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut b = Bundle::new(&["sh", "-c", "tty; echo ok"]);
+    b.config["process"]["terminal"] = json!(true);
+    let sock_path = b.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    b.write_config();
+    let status = b
+        .cmd()
+        .args(["create", "--bundle"])
+        .arg(b.path())
+        .arg("--console-socket")
+        .arg(&sock_path)
+        .arg(&b.id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (conn, _) = listener.accept().unwrap();
+    let (master, _) = pier_runtime::sys::recv_fd(conn.as_raw_fd()).unwrap();
+    assert!(b.runc(&["start", &b.id]).status.success());
+    let mut f = std::fs::File::from(master);
+    let mut out = String::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = f.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if out.contains("ok") {
+            break;
+        }
+    }
+    assert!(out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn user_namespace_maps_root() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The rootfs must be reachable by the mapped root.
+    std::fs::set_permissions(
+        b.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let o = b.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "0");
+    let map: Vec<&str> = l[1].split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"]);
+    b.assert_clean();
+}
+
+#[test]
+fn spec_and_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(BIN)
+        .args(["spec", "--bundle"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(v["process"]["args"], json!(["sh"]));
+    assert_eq!(v["root"]["path"], "rootfs");
+    // A second spec refuses to overwrite.
+    let o = std::process::Command::new(BIN)
+        .args(["spec", "--bundle"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let o = std::process::Command::new(BIN)
+        .arg("features")
+        .output()
+        .unwrap();
+    let f: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("user")));
+}
