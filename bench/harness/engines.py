@@ -76,9 +76,12 @@ class Client:
         return [self.binary, *args]
 
     def display(self, args, workdir):
-        env = " ".join(f"{k}={v.replace(workdir, '$W')}" for k, v in self.env_vars.items()
-                       if k != "DOCKER_CONFIG")
-        return f"{env} {self.display_binary} {' '.join(shlex.quote(a) for a in args)}"
+        """The command as the report prints it: the variable that points this CLI at its daemon
+        (the first one: PIER_HOST for pier), the binary, the arguments shell-quoted except
+        placeholders (words with "…")."""
+        k, v = next(iter(self.env_vars.items()))
+        words = " ".join(a if "…" in a else shlex.quote(a) for a in args)
+        return f"{k}={v.replace(workdir, '$W')} {self.display_binary} {words}"
 
     def run(self, *args, timeout=300, check=True, stdout=subprocess.DEVNULL):
         r = subprocess.run(self.argv(*args), env=self.env, stdin=subprocess.DEVNULL,
@@ -105,6 +108,7 @@ class Engine:
         self.docker = docker      # Client: the docker CLI against this engine
         self.daemon_procs = []    # Popen of the daemon processes (RSS = their sum)
         self.version = {}
+        self.data_dirs = []       # where the engine keeps images (to check a cold pull is cold)
 
     def api(self, path, timeout=30):
         """GET on the engine's API: (status, parsed JSON or None). Used to check what a CLI
@@ -229,6 +233,7 @@ def start_pierd(janitor, release_dir, bridge, subnet, env):
                       "target/release/pier", env),
                Client("docker", "docker", {"DOCKER_HOST": f"unix://{sock}"}, "docker", env))
     e.daemon_procs = [p]
+    e.data_dirs = [os.path.join(d, "data")]
     e.argv = argv
     e.version = engine_version(sock)
     return e
@@ -304,9 +309,33 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                Client("docker", "docker", {"DOCKER_HOST": f"unix://{sock}"}, "docker", env),
                Client("docker", "docker", {"DOCKER_HOST": f"unix://{sock}"}, "docker", env))
     e.daemon_procs = [p, cp]
+    e.data_dirs = [os.path.join(d, "data"), os.path.join(cd, "root")]
     e.argv = argv
     e.version = engine_version(sock)
     return e
+
+
+def disk_usage(paths):
+    """Bytes allocated to the files under paths (not following symlinks or crossing mounts)."""
+    total = 0
+    for top in paths:
+        dev = None
+        for dirpath, dirs, files in os.walk(top):
+            try:
+                st = os.lstat(dirpath)
+            except OSError:
+                continue
+            if dev is None:
+                dev = st.st_dev
+            elif st.st_dev != dev:
+                dirs[:] = []
+                continue
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+                except OSError:
+                    pass
+    return total
 
 
 def engine_version(sock):

@@ -65,9 +65,13 @@ none of it remains and says so in the section.
 - Each table gives min / median / max per engine and the ratio of medians, pier/docker (below 1 =
   pier is faster or smaller). "own CLI" rows compare `pier` → pierd with `docker` → dockerd; "docker
   CLI" rows drive both daemons with the same docker CLI, so only the daemons differ.
-- Cold pull: before each pull (untimed) the image is removed with `rmi -f`, checked to be gone, and
-  `sync` is run; after it, the image must be inspectable. The registry serves from the page cache for
-  both engines alike.
+- Cold pull: before each pull (untimed) the image is removed with `rmi -f`, checked to be gone
+  through the daemon's API, the engine's data root must be back to its size before the first pull
+  (within 16 MiB: no blob or layer kept), and `sync` is run; after the pull, the daemon's API must
+  list the image. The registry serves from the page cache for both engines alike.
+- Before a command whose success proves nothing by itself is timed (`run … true`, `exec … true`), a
+  variant that must print a marker is run once; parallel `run -d` and `rm -f` are checked against
+  the daemon's container list. A side that does not do the work gets an error, not a figure.
 - Memory: RSS (`VmRSS`) of the daemon processes — pierd alone vs dockerd + containerd — and PSS
   (`/proc/<pid>/smaps_rollup`) of each container's monitor process, found as the parent of the
   container's `State.Pid` (pier-shim vs containerd-shim-runc-v2).
@@ -81,8 +85,11 @@ none of it remains and says so in the section.
 """
 
 
-def fmt_side(meas, engine, key, unit):
+def fmt_side(meas, engine, key, unit, engine_errors=None):
     err = meas.error[engine]
+    absent = (engine_errors or {}).get(engine)
+    if err is not None and engine == "docker" and absent and absent in err:
+        return f"not measured ({absent})"
     if err is not None:
         msg = err.replace("\n", " ")
         if len(msg) > 240:
@@ -159,8 +166,10 @@ def render_section(info, results, prev):
             for mt in meas.metrics:
                 ratio = meas.ratio(mt.key)
                 pr = prev_ratio(prev, meas, mt.key)
-                L.append(f"| {meas.variant} | {mt.label} | {fmt_side(meas, 'pier', mt.key, mt.unit)}"
-                         f" | {fmt_side(meas, 'docker', mt.key, mt.unit)} | "
+                ee = info.get("engine_errors")
+                L.append(f"| {meas.variant} | {mt.label} | "
+                         f"{fmt_side(meas, 'pier', mt.key, mt.unit, ee)} | "
+                         f"{fmt_side(meas, 'docker', mt.key, mt.unit, ee)} | "
                          f"{f'**{ratio:.2f}**' if ratio is not None else '—'} | "
                          f"{f'{pr:.2f}' if pr is not None else '—'} |")
         L.append("")

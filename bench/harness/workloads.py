@@ -12,15 +12,19 @@ daemons differ.
 """
 
 import os
+import shlex
+import shutil
 import subprocess
 import tempfile
 import time
 
+from .engines import disk_usage
 from .host import parent_pid, proc_kib
 from .measure import ENGINES, Measurement, Metric, SideError, alternate, timed_run
 
 SLEEP = "600"
 CANARY = "pier-bench-ok"
+COLD_SLACK = 16 << 20
 
 
 def canary(client, args):
@@ -191,7 +195,7 @@ def w_parallel(ctx, n):
                     [Metric("start", f"{n} × `run -d` at once, until all returned", "s"),
                      Metric("rm", f"`rm -f` of the {n}", "s")],
                     {e: [f"{n} at once: {ctx.display(e, kind, run_args)}  (NAME = pb-par{n}-0 …)",
-                         ctx.display(e, kind, ["rm", "-f", f"pb-par{n}-0", "…"])]
+                         ctx.display(e, kind, ["rm", "-f", f"pb-par{n}-0 … pb-par{n}-{n - 1}"])]
                      for e in ENGINES})
 
     def make(e, c):
@@ -279,8 +283,7 @@ def w_ps(ctx):
     out = []
     for kind, label in ctx.variants():
         m = Measurement("ps", label, [Metric("t", "time", "s")],
-                        {e: [ctx.display(e, kind, ["ps"])] for e in ENGINES},
-                        note="with 100 running containers")
+                        {e: [ctx.display(e, kind, ["ps"])] for e in ENGINES})
 
         def make(e, c):
             if ready[e]:
@@ -346,6 +349,7 @@ def w_pull(ctx):
                 raise SideError(f"debian fixture image: {ctx.debian_error}")
 
             eng = ctx.engines[e]
+            baseline = []
 
             def prep():
                 r = c.run("rmi", "-f", ref, check=False, timeout=300)
@@ -353,6 +357,15 @@ def w_pull(ctx):
                     why = r.stderr.decode(errors="replace").strip().splitlines()
                     raise SideError(f"`rmi -f {ref}` left the image in place, so no cold pull"
                                     + (f" ({why[-1]})" if why else ""))
+                # cold means nothing of the image is kept: the data root is back to its size
+                # before the first pull (a kept blob or layer would be tens of MB)
+                used = disk_usage(eng.data_dirs)
+                if not baseline:
+                    baseline.append(used)
+                elif used > baseline[0] + COLD_SLACK:
+                    raise SideError(f"after `rmi -f` the data root holds "
+                                    f"{(used - baseline[0]) / 2**20:.0f} MiB more than before the "
+                                    "first pull (blobs or layers kept), so no cold pull")
                 os.sync()
 
             def once():
@@ -366,7 +379,36 @@ def w_pull(ctx):
         fns = {e: (v if isinstance(v, Exception) else v[1]) for e, v in pairs.items()}
         prep = {e: v[0] for e, v in pairs.items() if not isinstance(v, Exception)}
         out.append(alternate(m, fns, w, r, prep=prep))
+    floor = pull_floor(ctx, 3)
+    if floor and out:
+        out[0].note += f"; {floor}"
     return out
+
+
+def pull_floor(ctx, runs):
+    """The physical bound of a pull on this machine: the layer fetched from the same registry,
+    gunzipped and untarred onto the same disk (`curl | tar -xzf -`), after `sync`."""
+    url = ctx.fixture_info.get("debian_blob_url")
+    if not url or not shutil.which("curl"):
+        return ""
+    target = ctx.janitor.path("pull-floor")
+    cmd = f"curl -sf {url} | tar -xzf - -C {target}"
+    times = []
+    for _ in range(runs):
+        shutil.rmtree(target, ignore_errors=True)
+        os.makedirs(target)
+        os.sync()
+        t0 = time.perf_counter()
+        r = subprocess.run(["bash", "-c", "set -o pipefail; " + cmd.replace(
+            url, shlex.quote(url))], stdin=subprocess.DEVNULL, capture_output=True)
+        if r.returncode != 0:
+            return ""
+        times.append(time.perf_counter() - t0)
+    shutil.rmtree(target, ignore_errors=True)
+    times.sort()
+    return (f"floor on this machine, `curl <layer blob> | tar -xzf -` onto the same disk: "
+            f"{times[0]:.2f} / **{times[len(times) // 2]:.2f}** / {times[-1]:.2f} s "
+            f"(min / median / max of {runs})")
 
 
 def daemon_rss_mib(ctx, e):
