@@ -101,3 +101,124 @@ fn with_headers(mut resp: Response) -> Response {
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(
+        svc: &(impl tower::Service<
+            Request<Body>,
+            Response = Response,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone),
+        method: Method,
+        uri: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let resp = svc.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn versions_routes_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service(Arc::new(crate::engine::tests::engine(dir.path())));
+
+        let (s, h, body) = call(&svc, Method::GET, "/_ping").await;
+        assert_eq!((s, body.as_str()), (StatusCode::OK, "OK"));
+        assert_eq!(h["api-version"], "1.50");
+        assert_eq!(h["ostype"], "linux");
+        assert_eq!(h["docker-experimental"], "false");
+        assert_eq!(h["builder-version"], "1");
+        assert_eq!(h["cache-control"], "no-cache, no-store, must-revalidate");
+        assert_eq!(h["pragma"], "no-cache");
+        let (s, h, body) = call(&svc, Method::HEAD, "/v1.41/_ping").await;
+        assert_eq!((s, body.as_str()), (StatusCode::OK, ""));
+        assert_eq!(h["api-version"], "1.50");
+
+        let (s, _, body) = call(&svc, Method::GET, "/v1.50/version").await;
+        assert_eq!(s, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["ApiVersion"], "1.50");
+
+        let (s, _, body) = call(&svc, Method::GET, "/v1.99/info").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            r#"{"message":"client version 1.99 is too new. Maximum supported API version is 1.50"}"#
+        );
+        let (s, _, _) = call(&svc, Method::GET, "/v1.12/info").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+
+        let (s, _, body) = call(&svc, Method::GET, "/v1.50/nope").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(body, r#"{"message":"page not found"}"#);
+        let (s, _, body) = call(&svc, Method::GET, "/v1.50/containers/json?all=1").await;
+        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(
+            body,
+            r#"{"message":"pier does not implement GET /containers/json yet"}"#
+        );
+        let (s, _, _) = call(&svc, Method::POST, "/images/x/push").await;
+        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+        let (s, _, _) = call(&svc, Method::GET, "/events").await;
+        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+    }
+
+    #[tokio::test]
+    async fn image_errors_are_plain_http_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service(Arc::new(crate::engine::tests::engine(dir.path())));
+        let (s, _, body) = call(&svc, Method::GET, "/v1.50/images/nope/json").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(body, r#"{"message":"No such image: nope:latest"}"#);
+        let (s, _, body) = call(
+            &svc,
+            Method::POST,
+            "/images/create?fromImage=Bad%2FName&tag=latest",
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(body.contains("invalid reference format"), "{body}");
+        let (s, _, body) = call(&svc, Method::POST, "/images/create?fromImage=a%20b").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(body, r#"{"message":"invalid reference format"}"#);
+        let (s, _, _) = call(
+            &svc,
+            Method::POST,
+            "/images/create?fromImage=x&platform=linux%2F%20",
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _, body) = call(
+            &svc,
+            Method::GET,
+            "/images/json?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(body, r#"{"message":"invalid filter 'bogus'"}"#);
+        let (s, _, body) = call(&svc, Method::GET, "/v1.41/images/json").await;
+        assert_eq!((s, body.as_str()), (StatusCode::OK, "[]"));
+        let (s, _, body) = call(&svc, Method::DELETE, "/images/nope").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(body, r#"{"message":"No such image: nope:latest"}"#);
+        let (s, _, body) = call(&svc, Method::POST, "/images/prune").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(body, r#"{"ImagesDeleted":null,"SpaceReclaimed":0}"#);
+    }
+}
