@@ -309,6 +309,33 @@ mod tests {
         assert_eq!(c[1].param("error_description"), Some("a \"q\""));
     }
 
+    /// Deterministic garbage: the parsers of outside input must never panic or loop.
+    fn garbage(seed: u64, n: usize) -> Vec<String> {
+        let alphabet = b"Bearer Basic realm=\"\\,= \t\x7fa\xc3\xa9:/";
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                let len = (x % 60) as usize;
+                let mut bytes = Vec::with_capacity(len);
+                for _ in 0..len {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    bytes.push(alphabet[(x % alphabet.len() as u64) as usize]);
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn challenge_parser_survives_garbage() {
+        for s in garbage(0x9e3779b97f4a7c15, 20_000) {
+            let _ = parse_challenges([s.as_str()]);
+            let _ = AuthConfig::from_header(&s);
+        }
+    }
+
     #[test]
     fn parses_unquoted_values() {
         let c = parse_challenges(["Bearer realm=http://x/t, service=svc"]);

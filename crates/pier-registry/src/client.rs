@@ -418,11 +418,10 @@ impl Client {
         // The spec's default lifetime is 60 s; keep a margin so a token never expires in flight.
         let lifetime = Duration::from_secs(parsed.expires_in.max(60));
         let until = Instant::now() + lifetime.saturating_sub(Duration::from_secs(10));
-        self.inner
-            .tokens
-            .lock()
-            .unwrap()
-            .insert(key, (tok.clone(), until));
+        let mut tokens = self.inner.tokens.lock().unwrap();
+        let now = Instant::now();
+        tokens.retain(|_, (_, until)| *until > now);
+        tokens.insert(key, (tok.clone(), until));
         Ok(tok)
     }
 

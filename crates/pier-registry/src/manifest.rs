@@ -149,6 +149,26 @@ mod tests {
     }
 
     #[test]
+    fn truncated_and_mutated_documents_do_not_panic() {
+        let d = Digest::sha256(b"x");
+        let doc = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":3,"platform":{{"os":"linux","architecture":"arm","variant":"v7"}}}}]}}"#
+        );
+        let bytes = doc.as_bytes();
+        for cut in 0..bytes.len() {
+            let part = &bytes[..cut];
+            let _ = kind_of(None, part);
+            let _ = parse_index(part);
+            let _ = parse_image(part);
+            let mut flipped = bytes.to_vec();
+            flipped[cut] ^= 0x20;
+            let _ = kind_of(Some(OCI_INDEX), &flipped);
+            let _ = parse_index(&flipped);
+        }
+        assert_eq!(parse_index(bytes).unwrap().manifests.len(), 1);
+    }
+
+    #[test]
     fn parses_image_manifest() {
         let d = Digest::sha256(b"x");
         let m = format!(

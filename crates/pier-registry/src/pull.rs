@@ -287,7 +287,18 @@ impl Client {
                             .unwrap_or_else(|| Platform::new("unknown", "unknown", None))
                     })
                     .collect();
-                let Some(i) = platform::select(platform, &platforms) else {
+                // containerd also takes entries without a platform; use them only as a last
+                // resort, and only when they are image manifests.
+                let fallback = || {
+                    idx.manifests.iter().position(|m| {
+                        m.platform.is_none()
+                            && matches!(
+                                m.media_type.as_str(),
+                                manifest::OCI_MANIFEST | manifest::DOCKER_MANIFEST
+                            )
+                    })
+                };
+                let Some(i) = platform::select(platform, &platforms).or_else(fallback) else {
                     return Err(RegistryError::NoMatchingManifest {
                         platform: platform.to_string(),
                     });

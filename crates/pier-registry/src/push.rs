@@ -1,7 +1,8 @@
 //! Push primitives: what `docker push` is made of.
 //!
 //! [`Client::blob_exists`] (HEAD), [`Client::push_blob`] (monolithic: `POST /blobs/uploads/` then
-//! `PUT <location>?digest=`), [`Client::mount_blob`] (cross-repository mount, `POST
+//! `PUT <location>?digest=`), [`Client::push_blob_streamed`] (docker's way: `POST`, one streamed
+//! `PATCH`, then `PUT ?digest=`), [`Client::mount_blob`] (cross-repository mount, `POST
 //! /blobs/uploads/?mount=&from=`; a 202 means the registry would not mount, so the upload session it
 //! opened is cancelled and `false` returned: the caller then uploads) and [`Client::push_manifest`].
 //! All ask for `pull,push` on the target repository (plus `pull` on the mount source).
@@ -118,6 +119,44 @@ impl Client {
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(CONTENT_LENGTH, size)
                 .body(body),
+        )?;
+        let resp = self.send(&ep, &push_scope(r), auth, req).await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(RegistryError::Registry {
+                cause: error_list(resp).await,
+            });
+        }
+        check_digest_header(&resp, digest, "blob")
+    }
+
+    /// Upload a blob as docker does: the body in one `PATCH` to the upload session (streamed, size
+    /// not needed up front), then `PUT ?digest=` to close it. For registries that refuse
+    /// monolithic PUTs, and for bodies whose size is not known in advance.
+    pub async fn push_blob_streamed(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        body: reqwest::Body,
+        auth: &AuthConfig,
+    ) -> Result<(), RegistryError> {
+        let ep = self.push_endpoint(r).await?;
+        let url = self.start_upload(&ep, r, auth).await?;
+        let req = build(
+            self.request(&ep, Method::PATCH, url.as_str())?
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(body),
+        )?;
+        let resp = self.send(&ep, &push_scope(r), auth, req).await?;
+        if resp.status() != StatusCode::ACCEPTED && resp.status() != StatusCode::NO_CONTENT {
+            return Err(RegistryError::Registry {
+                cause: error_list(resp).await,
+            });
+        }
+        let mut url = upload_location(&resp).unwrap_or(url);
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        let req = build(
+            self.request(&ep, Method::PUT, url.as_str())?
+                .header(CONTENT_LENGTH, "0"),
         )?;
         let resp = self.send(&ep, &push_scope(r), auth, req).await?;
         if resp.status() != StatusCode::CREATED {

@@ -255,3 +255,36 @@ async fn push_refusals_are_reported() {
         .unwrap_err();
     assert!(matches!(err, RegistryError::DigestMismatch { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn streamed_upload_like_docker() {
+    let reg = Registry::start();
+    let c = client();
+    let anon = AuthConfig::anonymous();
+    let repo = r(&format!("{}/streamed/app", reg.addr()));
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let digest = Digest::sha256(&data);
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = data
+        .chunks(65_536)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    c.push_blob_streamed(&repo, &digest, body, &anon)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.blob_exists(&repo, &digest, &anon).await.unwrap(),
+        Some(data.len() as u64)
+    );
+    // The wrong digest for the bytes: refused when the session is closed.
+    let err = c
+        .push_blob_streamed(
+            &repo,
+            &Digest::sha256(b"x"),
+            reqwest::Body::from(&b"y"[..]),
+            &anon,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("digest invalid:"), "{err}");
+}

@@ -499,3 +499,37 @@ async fn resume_works_when_the_registry_ignores_range() {
         Some("bytes=12345-")
     );
 }
+
+#[tokio::test]
+async fn index_entries_without_platform_are_a_last_resort() {
+    let m = manifest();
+    let md = Digest::sha256(&m);
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{}}}]}}"#,
+        pier_registry::manifest::OCI_INDEX,
+        m.len()
+    );
+    let stub = Stub::start(move |req, _| match req.uri.path() {
+        "/v2/" => respond(200, &[], ""),
+        "/v2/app/manifests/latest" => respond(
+            200,
+            &[("Content-Type", pier_registry::manifest::OCI_INDEX)],
+            index.clone(),
+        ),
+        p if p == format!("/v2/app/manifests/{md}") => {
+            respond(200, &[("Content-Type", OCI_MANIFEST)], m.clone())
+        }
+        _ => json_error(404, "MANIFEST_UNKNOWN", "manifest unknown"),
+    })
+    .await;
+    let res = client()
+        .resolve(
+            &r(&format!("{}/app", stub.addr)),
+            &amd64(),
+            &AuthConfig::anonymous(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.manifest_digest, Digest::sha256(&manifest()));
+    assert!(res.index.is_some());
+}
