@@ -1,1 +1,45 @@
-fn main() {}
+//! pier-shim: one small process per container, the parent (subreaper) of its init. It detaches
+//! from pierd ([`detach`]), creates the container through the OCI runtime ([`runtime`]), prints
+//! the handshake line, then serves the container's socket ([`server`]): logs ([`log`]), attach,
+//! resize, exec, signals, and the exit status ([`exit`]) until pierd deletes it. The command line,
+//! files and protocol are fixed in docs/CONTRACTS.md ("pier-shim").
+
+mod args;
+mod detach;
+mod error;
+mod exit;
+mod log;
+mod proto;
+mod runtime;
+mod server;
+mod stdio;
+mod timefmt;
+
+fn main() {
+    let args = match args::Args::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("{}", serde_json::json!({ "error": e.to_string() }));
+            std::process::exit(2);
+        }
+    };
+    let mut handshake = match detach::detach() {
+        Ok(h) => h,
+        // In the detached grandchild: the first process reports that it died silently.
+        Err(_) => std::process::exit(1),
+    };
+    match server::Shim::new(args) {
+        Ok(shim) => {
+            handshake.send(&serde_json::json!({
+                "pid": std::process::id(),
+                "init_pid": shim.init_pid(),
+            }));
+            drop(handshake);
+            shim.run();
+        }
+        Err(e) => {
+            handshake.send(&serde_json::json!({ "error": e.to_string() }));
+            std::process::exit(1);
+        }
+    }
+}
