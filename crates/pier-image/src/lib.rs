@@ -17,7 +17,7 @@ pub mod snapshot;
 
 pub use content::{BlobWriter, ContentError, ContentStore};
 pub use digest::{Digest, DigestError, Sha256Reader, Sha256Writer};
-pub use layer::{apply_layer, Applied, Compression, LayerError};
+pub use layer::{apply_layer, write_layer, Applied, Compression, LayerError};
 pub use reference::{parse_normalized, Reference, ReferenceError};
 pub use snapshot::{chain_ids, SnapshotError, Snapshots};
 

@@ -21,8 +21,13 @@
 //! `.wh.NAME` becomes a 0:0 character device `NAME`, and `.wh..wh..opq` sets
 //! `trusted.overlay.opaque=y` on its directory. Other `.wh..wh.*` (aufs metadata) are skipped.
 //! `size` is the sum of the regular files' sizes.
+//!
+//! [`write_layer`] does the inverse: an overlayfs-form directory back to an OCI layer tar.
 
+mod export;
 pub(crate) mod root;
+
+pub use export::write_layer;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;

@@ -932,3 +932,180 @@ fn mutated_headers_never_panic_or_escape() {
         );
     }
 }
+
+/// Everything a layer tree says, path by path, to compare two trees.
+fn describe_tree(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in walk(root) {
+        let m = meta(&p);
+        let ft = m.file_type();
+        let what = if ft.is_dir() {
+            format!("dir opaque={:?}", xattr(&p, "trusted.overlay.opaque"))
+        } else if ft.is_file() {
+            let cap = xattr(&p, "security.capability");
+            format!(
+                "file {:?} cap={cap:?} nlink={}",
+                Digest::sha256(&fs::read(&p).unwrap()),
+                m.nlink()
+            )
+        } else if ft.is_symlink() {
+            format!("symlink {:?}", fs::read_link(&p).unwrap())
+        } else if ft.is_char_device() {
+            format!("char {}", m.rdev())
+        } else if ft.is_block_device() {
+            format!("block {}", m.rdev())
+        } else {
+            "fifo".to_owned()
+        };
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let mtime = if ft.is_symlink() { 0 } else { m.mtime() };
+        out.insert(
+            rel,
+            format!(
+                "{what} mode={:o} {}:{} mtime={mtime}",
+                m.mode() & 0o7777,
+                m.uid(),
+                m.gid()
+            ),
+        );
+    }
+    out
+}
+
+fn rich_tar() -> Vec<u8> {
+    let long = format!("deep/{}/{}", "d".repeat(120), "f".repeat(140));
+    let mut t = TarBuilder::new();
+    t.dir("etc/")
+        .file("etc/hostname", b"pier\n")
+        .file_mode("bin/su", b"#!setuid", 0o4755);
+    t.hardlink("bin/su-again", "bin/su");
+    let mut h = TarBuilder::header(tar::EntryType::Regular, "home/user/file", "", 0o640, 3);
+    h.set_uid(1000);
+    h.set_gid(1001);
+    h.set_cksum();
+    t.entry(h, b"abc");
+    t.symlink("etc/link", "hostname");
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_mode(0o777);
+    h.set_size(0);
+    t.b.append_link(&mut h, "etc/longlink", "t".repeat(150))
+        .unwrap();
+    let mut h = TarBuilder::header(tar::EntryType::Char, "dev/null", "", 0o666, 0);
+    h.set_device_major(1).unwrap();
+    h.set_device_minor(3).unwrap();
+    h.set_cksum();
+    t.entry(h, &[]);
+    t.entry(
+        TarBuilder::header(tar::EntryType::Fifo, "run/fifo", "", 0o620, 0),
+        &[],
+    );
+    // A capability on a file whose name needs PAX `path` too.
+    let cap: &[u8] = &[1, 0, 0, 2, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    t.pax(&[
+        ("SCHILY.xattr.security.capability", cap),
+        ("path", long.as_bytes()),
+    ]);
+    t.file_mode("placeholder", b"ping", 0o755);
+    t.dir("opq/")
+        .file("opq/.wh..wh..opq", b"")
+        .file("opq/kept", b"k");
+    t.file("etc/.wh.gone", b"").file(".wh.top", b"");
+    t.finish()
+}
+
+#[test]
+fn write_layer_round_trips_through_apply() {
+    let s1 = Scene::new();
+    s1.apply(&rich_tar()).unwrap();
+    let (tar2, exported) = write_layer(&s1.target(), Vec::new()).unwrap();
+    assert_eq!(exported.diff_id, Digest::sha256(&tar2));
+
+    // OCI whiteouts in the exported tar, not devices.
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&tar2[..]).entries().unwrap() {
+        let e = e.unwrap();
+        names.push((
+            String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+            e.header().entry_type(),
+        ));
+    }
+    for (name, kind) in [
+        ("etc/.wh.gone", tar::EntryType::Regular),
+        (".wh.top", tar::EntryType::Regular),
+        ("opq/.wh..wh..opq", tar::EntryType::Regular),
+        ("bin/su-again", tar::EntryType::Link),
+        ("dev/null", tar::EntryType::Char),
+    ] {
+        assert!(
+            names.contains(&(name.to_owned(), kind)),
+            "{name} as {kind:?} in {names:?}"
+        );
+    }
+
+    let s2 = Scene::new();
+    let applied = s2.apply(&tar2).unwrap();
+    assert_eq!(applied, exported, "same diff ID and size either way");
+    let tree = describe_tree(&s2.target());
+    assert_eq!(describe_tree(&s1.target()), tree);
+    let long = tree
+        .iter()
+        .find(|(k, _)| k.starts_with("deep/d") && k.ends_with("fff"))
+        .expect("long name kept");
+    assert!(
+        long.1.contains("cap=Some") && long.1.contains("mode=755"),
+        "{long:?}"
+    );
+    assert!(tree["etc/longlink"].contains(&"t".repeat(150)));
+    assert!(tree["bin/su"].contains("mode=4755"));
+    assert!(tree["home/user/file"].contains("1000:1001"));
+    assert_eq!(
+        meta(&s2.target().join("bin/su")).ino(),
+        meta(&s2.target().join("bin/su-again")).ino()
+    );
+
+    // GNU tar reads it too (an independent check of the PAX and long-name records).
+    if Path::new("/usr/bin/tar").exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("layer.tar");
+        fs::write(&file, &tar2).unwrap();
+        let out = std::process::Command::new("/usr/bin/tar")
+            .arg("-tf")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listing = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with("deep/d") && l.ends_with("fff")),
+            "{listing}"
+        );
+        assert!(
+            listing.lines().any(|l| l == "opq/.wh..wh..opq"),
+            "{listing}"
+        );
+    }
+
+    // Deterministic: the same tree gives the same bytes.
+    let (again, _) = write_layer(&s2.target(), Vec::new()).unwrap();
+    assert_eq!(again, tar2);
+}
+
+#[test]
+fn write_layer_into_a_compressor() {
+    let s = Scene::new();
+    s.apply(&sample_tar()).unwrap();
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let (gz, exported) = write_layer(&s.target(), gz).unwrap();
+    let blob = gz.finish().unwrap();
+    assert_eq!(Compression::detect(&blob), Compression::Gzip);
+    let s2 = Scene::new();
+    assert_eq!(apply_layer(&blob[..], &s2.target()).unwrap(), exported);
+    assert_eq!(describe_tree(&s.target()), describe_tree(&s2.target()));
+}
