@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Side-by-side start latency of OCI runtimes on the same busybox bundle: `pier-runc run` vs
+# `runc run` (and `crun run` when crun is installed and accepts this host's cgroup setup), plus
+# the bare floor (unshare + chroot + exec of the same binary). Measures, never asserts a time.
+#
+#   bench/runtime.sh [runs]        (root; needs hyperfine and /usr/bin/busybox; builds pier-runc)
+#
+# Each runtime gets its own copy of the bundle (own cgroupsPath) and own state root; everything
+# is removed on exit.
+set -euo pipefail
+RUNS=${1:-50}
+cd "$(dirname "$0")/.."
+command -v hyperfine >/dev/null || { echo "hyperfine not installed: skipping"; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "needs root: skipping"; exit 0; }
+[ -x /usr/bin/busybox ] || { echo "needs /usr/bin/busybox: skipping"; exit 0; }
+cargo build --release -p pier-runtime --bin pier-runc >/dev/null
+PIER=$PWD/target/release/pier-runc
+WORK=$(mktemp -d /tmp/pier-bench-runtime.XXXXXX)
+cleanup() {
+  for r in pier runc crun; do
+    [ -d "$WORK/$r-root" ] || continue
+    case $r in pier) bin=$PIER ;; *) bin=$r ;; esac
+    "$bin" --root "$WORK/$r-root" delete --force bench >/dev/null 2>&1 || true
+  done
+  for d in /sys/fs/cgroup/*/pier-bench-* /sys/fs/cgroup/pier-bench-*; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+make_bundle() { # dir cgroup
+  mkdir -p "$1/rootfs/bin" "$1/rootfs/proc" "$1/rootfs/sys" "$1/rootfs/dev" "$1/rootfs/tmp"
+  cp /usr/bin/busybox "$1/rootfs/bin/busybox"
+  for a in sh true echo; do ln -sf busybox "$1/rootfs/bin/$a"; done
+  "$PIER" spec --bundle "$1"
+  python3 - "$1/config.json" "$2" <<'PY'
+import json, sys
+p, cg = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["linux"]["cgroupsPath"] = cg
+json.dump(c, open(p, "w"), indent=1)
+PY
+}
+
+cmds=()
+names=()
+make_bundle "$WORK/pier" /pier-bench-pier
+cmds+=("$PIER --root $WORK/pier-root run --bundle $WORK/pier bench"); names+=("pier-runc run")
+if command -v runc >/dev/null; then
+  make_bundle "$WORK/runc" /pier-bench-runc
+  cmds+=("runc --root $WORK/runc-root run --bundle $WORK/runc bench"); names+=("runc run ($(runc --version | head -1 | awk '{print $3}'))")
+else
+  echo "runc not installed: comparing against the floor only"
+fi
+if command -v crun >/dev/null; then
+  make_bundle "$WORK/crun" /pier-bench-crun
+  if crun --root "$WORK/crun-root" run --bundle "$WORK/crun" bench >/dev/null 2>&1; then
+    cmds+=("crun --root $WORK/crun-root run --bundle $WORK/crun bench"); names+=("crun run")
+  else
+    echo "crun refuses this host's cgroup setup: skipped"
+  fi
+fi
+cmds+=("unshare -m -p -f -u -i -n chroot $WORK/pier/rootfs /bin/true"); names+=("floor: unshare+chroot+exec")
+
+args=()
+for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+hyperfine -N -w 5 -r "$RUNS" --export-markdown "$WORK/result.md" "${args[@]}"
+echo
+cat "$WORK/result.md"
