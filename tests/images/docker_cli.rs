@@ -268,3 +268,154 @@ fn docker_version_info() {
     let r = docker(&env.d, &["info", "--format", "{{.Driver}} {{.Images}}"]);
     assert_eq!(r.ok(), "overlay2 0\n", "{r}");
 }
+
+/// Layers already present are not fetched again: "Already exists".
+#[test]
+fn docker_pull_shares_layers() {
+    if skip_docker() {
+        return;
+    }
+    let Some(env) = setup() else { return };
+    let bb = fixtures::busybox(&env.reg);
+    let two = fixtures::schema2(&env.reg);
+    assert_eq!(bb.layers[0].digest, two.layers[0].digest);
+    docker(&env.d, &["pull", &bb.reference()]).ok();
+    let r = docker(&env.d, &["pull", &two.reference()]);
+    let out = r.ok();
+    let shared = format!("{}: Already exists", short_id(&two.layers[0].digest));
+    let fresh = format!("{}: Pull complete", short_id(&two.layers[1].digest));
+    assert!(out.contains(&shared), "missing {shared:?}: {r}");
+    assert!(out.contains(&fresh), "missing {fresh:?}: {r}");
+    assert!(!out.contains(&format!(
+        "{}: Pull complete",
+        short_id(&two.layers[0].digest)
+    )));
+    let v = docker_inspect(&env.d, &two.reference());
+    assert_eq!(v["RootFS"]["Layers"], json!(two.diff_ids));
+}
+
+/// Pull by digest: no tag, the digest reference recorded.
+#[test]
+fn docker_pull_by_digest() {
+    if skip_docker() {
+        return;
+    }
+    let Some(env) = setup() else { return };
+    let img = fixtures::busybox(&env.reg);
+    let r = docker(&env.d, &["pull", &img.repo_digest()]);
+    let out = r.ok();
+    assert!(
+        out.contains(&format!(
+            "Status: Downloaded newer image for {}\n",
+            img.repo_digest()
+        )),
+        "{r}"
+    );
+    assert_eq!(lines(out).last(), Some(&img.repo_digest().as_str()), "{r}");
+    let v = docker_inspect(&env.d, &img.repo_digest());
+    assert_eq!(v["Id"], json!(img.id()));
+    assert_eq!(v["RepoTags"], json!([]));
+    assert_eq!(v["RepoDigests"], json!([img.repo_digest()]));
+    let r = docker(
+        &env.d,
+        &[
+            "images",
+            "--digests",
+            "--format",
+            "{{.Repository}} {{.Tag}} {{.Digest}}",
+        ],
+    );
+    assert_eq!(
+        r.ok(),
+        format!("{} <none> {}\n", img.name(), img.digest),
+        "{r}"
+    );
+    // A digest the registry does not have.
+    let missing = format!("{}@sha256:{}", img.name(), "0".repeat(64));
+    let r = docker(&env.d, &["pull", &missing]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("not found"), "{r}");
+}
+
+/// Two pulls of the same image at once: both succeed, one image, a consistent store.
+#[test]
+fn docker_concurrent_pulls() {
+    if skip_docker() {
+        return;
+    }
+    let Some(env) = setup() else { return };
+    let img = fixtures::schema2(&env.reg);
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let cmd = pier_testkit::docker(&env.d).unwrap();
+            let reference = img.reference();
+            std::thread::spawn(move || pier_testkit::run(cmd, ["pull", reference.as_str()]))
+        })
+        .collect();
+    for h in runs {
+        let r = h.join().unwrap();
+        assert!(r.ok().contains(&format!("Digest: {}", img.digest)), "{r}");
+    }
+    let r = docker(&env.d, &["images", "-q", "--no-trunc"]);
+    assert_eq!(r.ok(), format!("{}\n", img.id()), "{r}");
+    let mut problems = pier_e2e::content_store_problems(&env.d);
+    problems.extend(pier_e2e::snapshot_problems(&env.d));
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// `docker images` filters and the dangling image left when a tag moves.
+#[test]
+fn docker_images_filters() {
+    if skip_docker() {
+        return;
+    }
+    let Some(env) = setup() else { return };
+    let bb = fixtures::busybox(&env.reg);
+    let w = fixtures::whiteouts(&env.reg);
+    docker(&env.d, &["pull", &bb.reference()]).ok();
+    docker(&env.d, &["pull", &w.reference()]).ok();
+    let fmt = "{{.Repository}}:{{.Tag}}";
+    let r = docker(
+        &env.d,
+        &[
+            "images",
+            "--format",
+            fmt,
+            "--filter",
+            &format!("reference={}", bb.name()),
+        ],
+    );
+    assert_eq!(r.ok(), format!("{}\n", bb.reference()), "{r}");
+    let r = docker(
+        &env.d,
+        &[
+            "images",
+            "--format",
+            fmt,
+            "--filter",
+            "reference=*/fixtures/white*",
+        ],
+    );
+    assert_eq!(r.ok(), format!("{}\n", w.reference()), "{r}");
+    let r = docker(&env.d, &["images", "-q", "--filter", "dangling=true"]);
+    assert_eq!(r.ok(), "", "{r}");
+    // Re-point busybox's tag at the whiteouts image: busybox becomes dangling.
+    docker(&env.d, &["tag", &w.reference(), &bb.reference()]).ok();
+    let r = docker(
+        &env.d,
+        &["images", "-q", "--no-trunc", "--filter", "dangling=true"],
+    );
+    assert_eq!(r.ok(), format!("{}\n", bb.id()), "{r}");
+    let r = docker(
+        &env.d,
+        &[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+            "--filter",
+            "dangling=true",
+        ],
+    );
+    let row = r.ok().trim().to_string();
+    assert!(row.ends_with(&short_id(bb.id())), "{r}");
+}
