@@ -234,6 +234,23 @@ fn describe_transport(url: &str, err: &reqwest::Error) -> String {
         .cloned()
         .collect::<Vec<_>>()
         .join(": ");
+    let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(&addr);
+    if joined.contains("dns error") {
+        return format!("dial tcp: lookup {host}: no such host");
+    }
+    if joined.contains("UnknownIssuer") {
+        return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+            .to_string();
+    }
+    if joined.contains("NotValidForName") {
+        return format!(
+            "tls: failed to verify certificate: x509: certificate is not valid for {host}"
+        );
+    }
+    if joined.contains("Expired") || joined.contains("NotValidYet") {
+        return "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
+            .to_string();
+    }
     if joined.contains("connection closed before message completed") {
         return "EOF".to_string();
     }
