@@ -16,14 +16,16 @@ command -v hyperfine >/dev/null || { echo "hyperfine not installed: skipping"; e
 cargo build --release -p pier-runtime --bin pier-runc >/dev/null
 PIER=$PWD/target/release/pier-runc
 WORK=$(mktemp -d /tmp/pier-bench-runtime.XXXXXX)
+# State roots on tmpfs, where both runtimes keep them by default (/run/runc, /run/pier-runc).
+STATE=$(mktemp -d /run/pier-bench-runtime.XXXXXX)
 cleanup() {
   for r in pier runc crun; do
-    [ -d "$WORK/$r-root" ] || continue
+    [ -d "$STATE/$r-root" ] || continue
     case $r in pier) bin=$PIER ;; *) bin=$r ;; esac
-    "$bin" --root "$WORK/$r-root" delete --force bench >/dev/null 2>&1 || true
+    "$bin" --root "$STATE/$r-root" delete --force bench >/dev/null 2>&1 || true
   done
   for d in /sys/fs/cgroup/*/pier-bench-* /sys/fs/cgroup/pier-bench-*; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$STATE"
 }
 trap cleanup EXIT
 
@@ -46,17 +48,17 @@ PY
 cmds=()
 names=()
 make_bundle "$WORK/pier" /pier-bench-pier
-cmds+=("$PIER --root $WORK/pier-root run --bundle $WORK/pier bench"); names+=("pier-runc run")
+cmds+=("$PIER --root $STATE/pier-root run --bundle $WORK/pier bench"); names+=("pier-runc run")
 if command -v runc >/dev/null; then
   make_bundle "$WORK/runc" /pier-bench-runc
-  cmds+=("runc --root $WORK/runc-root run --bundle $WORK/runc bench"); names+=("runc run ($(runc --version | head -1 | awk '{print $3}'))")
+  cmds+=("runc --root $STATE/runc-root run --bundle $WORK/runc bench"); names+=("runc run ($(runc --version | head -1 | awk '{print $3}'))")
 else
   echo "runc not installed: comparing against the floor only"
 fi
 if command -v crun >/dev/null; then
   make_bundle "$WORK/crun" /pier-bench-crun
-  if crun --root "$WORK/crun-root" run --bundle "$WORK/crun" bench >/dev/null 2>&1; then
-    cmds+=("crun --root $WORK/crun-root run --bundle $WORK/crun bench"); names+=("crun run")
+  if crun --root "$STATE/crun-root" run --bundle "$WORK/crun" bench >/dev/null 2>&1; then
+    cmds+=("crun --root $STATE/crun-root run --bundle $WORK/crun bench"); names+=("crun run")
   else
     echo "crun refuses this host's cgroup setup: skipped"
   fi
