@@ -106,42 +106,126 @@ pub struct ImageConfig {
 impl ImageConfig {
     /// The shape dockerd sent before API 1.50: the container `Config` object with its
     /// non-image fields present and empty, `null` for unset lists and maps.
-    pub fn to_legacy_value(&self) -> serde_json::Value {
-        use serde_json::{json, Map, Value};
-        let mut m = Map::new();
-        m.insert("Hostname".into(), json!(""));
-        m.insert("Domainname".into(), json!(""));
-        m.insert("User".into(), json!(self.user));
-        m.insert("AttachStdin".into(), json!(false));
-        m.insert("AttachStdout".into(), json!(false));
-        m.insert("AttachStderr".into(), json!(false));
-        if let Some(p) = self.exposed_ports.as_ref().filter(|p| !p.is_empty()) {
-            m.insert("ExposedPorts".into(), json!(p));
+    pub fn to_legacy(&self) -> LegacyImageConfig {
+        LegacyImageConfig {
+            hostname: String::new(),
+            domainname: String::new(),
+            user: self.user.clone(),
+            attach_stdin: false,
+            attach_stdout: false,
+            attach_stderr: false,
+            exposed_ports: self.exposed_ports.clone().filter(|p| !p.is_empty()),
+            tty: false,
+            open_stdin: false,
+            stdin_once: false,
+            env: self.env.clone(),
+            cmd: self.cmd.clone(),
+            healthcheck: self.healthcheck.clone(),
+            args_escaped: self.args_escaped,
+            image: String::new(),
+            volumes: self.volumes.clone(),
+            working_dir: self.working_dir.clone(),
+            entrypoint: self.entrypoint.clone(),
+            on_build: self.on_build.clone(),
+            labels: self.labels.clone(),
+            stop_signal: self.stop_signal.clone(),
+            shell: self.shell.clone().filter(|s| !s.is_empty()),
         }
-        m.insert("Tty".into(), json!(false));
-        m.insert("OpenStdin".into(), json!(false));
-        m.insert("StdinOnce".into(), json!(false));
-        m.insert("Env".into(), json!(self.env));
-        m.insert("Cmd".into(), json!(self.cmd));
-        if let Some(h) = &self.healthcheck {
-            m.insert("Healthcheck".into(), h.clone());
+    }
+}
+
+/// An image's `Config` as dockerd sent it before API 1.50 (docker's container `Config` shape).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LegacyImageConfig {
+    #[serde(rename = "Hostname")]
+    pub hostname: String,
+    #[serde(rename = "Domainname")]
+    pub domainname: String,
+    #[serde(rename = "User")]
+    pub user: String,
+    #[serde(rename = "AttachStdin")]
+    pub attach_stdin: bool,
+    #[serde(rename = "AttachStdout")]
+    pub attach_stdout: bool,
+    #[serde(rename = "AttachStderr")]
+    pub attach_stderr: bool,
+    #[serde(
+        rename = "ExposedPorts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(rename = "Tty")]
+    pub tty: bool,
+    #[serde(rename = "OpenStdin")]
+    pub open_stdin: bool,
+    #[serde(rename = "StdinOnce")]
+    pub stdin_once: bool,
+    #[serde(rename = "Env")]
+    pub env: Option<Vec<String>>,
+    #[serde(rename = "Cmd")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(
+        rename = "Healthcheck",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub healthcheck: Option<serde_json::Value>,
+    #[serde(
+        rename = "ArgsEscaped",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub args_escaped: bool,
+    #[serde(rename = "Image")]
+    pub image: String,
+    #[serde(rename = "Volumes")]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(rename = "WorkingDir")]
+    pub working_dir: String,
+    #[serde(rename = "Entrypoint")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(rename = "OnBuild")]
+    pub on_build: Option<Vec<String>>,
+    #[serde(rename = "Labels")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "StopSignal", default, skip_serializing_if = "is_empty_str")]
+    pub stop_signal: String,
+    #[serde(rename = "Shell", default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+}
+
+/// `Config` of an inspect response, in the shape of the API version asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InspectConfig {
+    /// API < 1.50 (tried first when reading: it has the more specific shape).
+    Legacy(LegacyImageConfig),
+    /// API >= 1.50.
+    Current(ImageConfig),
+}
+
+impl InspectConfig {
+    /// The image config proper, whatever the shape.
+    pub fn image_config(&self) -> ImageConfig {
+        match self {
+            InspectConfig::Current(c) => c.clone(),
+            InspectConfig::Legacy(l) => ImageConfig {
+                user: l.user.clone(),
+                exposed_ports: l.exposed_ports.clone(),
+                env: l.env.clone(),
+                entrypoint: l.entrypoint.clone(),
+                cmd: l.cmd.clone(),
+                volumes: l.volumes.clone(),
+                working_dir: l.working_dir.clone(),
+                labels: l.labels.clone(),
+                stop_signal: l.stop_signal.clone(),
+                args_escaped: l.args_escaped,
+                healthcheck: l.healthcheck.clone(),
+                on_build: l.on_build.clone(),
+                shell: l.shell.clone(),
+            },
         }
-        if self.args_escaped {
-            m.insert("ArgsEscaped".into(), json!(true));
-        }
-        m.insert("Image".into(), json!(""));
-        m.insert("Volumes".into(), json!(self.volumes));
-        m.insert("WorkingDir".into(), json!(self.working_dir));
-        m.insert("Entrypoint".into(), json!(self.entrypoint));
-        m.insert("OnBuild".into(), json!(self.on_build));
-        m.insert("Labels".into(), json!(self.labels));
-        if !self.stop_signal.is_empty() {
-            m.insert("StopSignal".into(), json!(self.stop_signal));
-        }
-        if let Some(s) = self.shell.as_ref().filter(|s| !s.is_empty()) {
-            m.insert("Shell".into(), json!(s));
-        }
-        Value::Object(m)
     }
 }
 
@@ -164,9 +248,8 @@ pub struct ImageInspect {
     pub docker_version: String,
     #[serde(rename = "Author")]
     pub author: String,
-    /// [`ImageConfig`] for API >= 1.50, [`ImageConfig::to_legacy_value`] before.
     #[serde(rename = "Config")]
-    pub config: serde_json::Value,
+    pub config: InspectConfig,
     #[serde(rename = "Architecture")]
     pub architecture: String,
     #[serde(rename = "Variant", default, skip_serializing_if = "is_empty_str")]
@@ -273,11 +356,16 @@ mod tests {
             serde_json::to_string(&c).unwrap(),
             r#"{"Env":["PATH=/bin"],"Cmd":["sh"]}"#
         );
-        let legacy = c.to_legacy_value();
+        let legacy = serde_json::to_value(InspectConfig::Legacy(c.to_legacy())).unwrap();
         assert_eq!(legacy["Hostname"], "");
         assert!(legacy["Entrypoint"].is_null());
         assert!(legacy["Labels"].is_null());
         assert_eq!(legacy["Cmd"][0], "sh");
         assert!(legacy.get("ExposedPorts").is_none());
+        let text = serde_json::to_string(&c.to_legacy()).unwrap();
+        assert!(
+            text.starts_with(r#"{"Hostname":"","Domainname":"","User":"""#),
+            "{text}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use pier_api::models::image::{ImageConfig, ImageSummary};
+use pier_api::models::image::{ImageSummary, InspectConfig};
 use pier_api::progress::JsonMessage;
 use pier_api::{ApiVersion, ErrorKind};
 use pier_image::{parse_normalized, Digest};
@@ -120,8 +120,7 @@ pub async fn by_name_get(
         let name = name.to_string();
         let mut v = blocking(move || e.inspect_image(&name)).await?;
         if version.less_than(1, 50) {
-            let c: ImageConfig = serde_json::from_value(v.config.clone()).unwrap_or_default();
-            v.config = c.to_legacy_value();
+            v.config = InspectConfig::Legacy(v.config.image_config().to_legacy());
         }
         if version.less_than(1, 44) {
             v.virtual_size = Some(v.size);

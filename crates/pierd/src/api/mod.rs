@@ -49,6 +49,7 @@ fn routes() -> Router<AppState> {
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/auth", post(system::auth))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
@@ -214,6 +215,8 @@ mod tests {
         assert_eq!(body, r#"{"message":"invalid filter 'bogus'"}"#);
         let (s, _, body) = call(&svc, Method::GET, "/v1.41/images/json").await;
         assert_eq!((s, body.as_str()), (StatusCode::OK, "[]"));
+        let (s, _, body) = call(&svc, Method::POST, "/auth").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
         let (s, _, body) = call(&svc, Method::DELETE, "/images/nope").await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         assert_eq!(body, r#"{"message":"No such image: nope:latest"}"#);

@@ -43,3 +43,16 @@ pub async fn info(
         .map_err(|e| crate::engine::EngineError::system("info", e))??;
     Ok(Json(info))
 }
+
+/// `POST /auth` (`docker login`): the body is an auth config; the answer dockerd's status.
+pub async fn auth(
+    State(engine): State<AppState>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let auth: pier_registry::AuthConfig = serde_json::from_slice(&body)
+        .map_err(|e| super::error::ApiError::bad_request(format!("invalid auth config: {e}")))?;
+    let status = engine.login(&auth).await?;
+    Ok(Json(
+        serde_json::json!({"IdentityToken": "", "Status": status}),
+    ))
+}

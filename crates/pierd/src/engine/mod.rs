@@ -3,6 +3,7 @@
 //! snapshots, registry client) and answers the API layer with plain values or an
 //! [`EngineError`]. It knows nothing of HTTP.
 
+pub mod auth;
 pub mod error;
 pub mod filters;
 pub mod host;

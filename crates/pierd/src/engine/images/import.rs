@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(v.repo_tags, vec!["imported:1"]);
         assert!(v.repo_digests.is_empty());
         assert_eq!(v.root_fs.layers, vec![diff_id.to_string()]);
-        assert_eq!(v.config["Cmd"], serde_json::json!(["sh"]));
+        assert_eq!(v.config.image_config().cmd, Some(vec!["sh".to_string()]));
         assert_eq!(v.comment, "Imported from -");
         assert_eq!(v.os, "linux");
         assert_eq!(v.size, 6);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use pier_api::models::image::{GraphDriver, ImageInspect, ImageMetadata, RootFs};
+use pier_api::models::image::{GraphDriver, ImageInspect, ImageMetadata, InspectConfig, RootFs};
 use pier_image::Digest;
 
 use super::super::time;
@@ -61,8 +61,7 @@ impl Engine {
             created,
             docker_version: c.docker_version.clone().unwrap_or_default(),
             author: c.author.clone().unwrap_or_default(),
-            config: serde_json::to_value(c.config.clone().unwrap_or_default())
-                .map_err(|e| EngineError::system("image config", e))?,
+            config: InspectConfig::Current(c.config.clone().unwrap_or_default()),
             architecture: c.architecture.clone(),
             variant: c.variant.clone().unwrap_or_default(),
             os: c.os.clone(),
