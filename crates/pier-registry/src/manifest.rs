@@ -73,24 +73,33 @@ pub fn kind_of(header_media_type: Option<&str>, bytes: &[u8]) -> Result<(Kind, S
     let peek: Peek = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let header = header_media_type
         .map(|m| m.split(';').next().unwrap_or("").trim().to_string())
-        .filter(|m| !m.is_empty() && m != "application/json" && m != "text/plain");
-    let mt = header.or(peek.media_type.clone()).unwrap_or_else(|| {
-        match (&peek.manifests, &peek.config) {
-            (Some(_), _) => OCI_INDEX.to_string(),
-            (None, Some(_)) => OCI_MANIFEST.to_string(),
-            _ if peek.schema_version == Some(1) => DOCKER_SCHEMA1.to_string(),
-            _ => String::new(),
-        }
-    });
-    let kind = match mt.as_str() {
-        OCI_INDEX | DOCKER_LIST => Kind::Index,
-        OCI_MANIFEST | DOCKER_MANIFEST => Kind::Image,
-        DOCKER_SCHEMA1 | DOCKER_SCHEMA1_SIGNED => Kind::Schema1,
-        "" if peek.schema_version == Some(1) => Kind::Schema1,
-        "" => return Err("no media type".to_string()),
-        other => return Err(format!("unsupported manifest media type: {other}")),
+        .filter(|m| !m.is_empty());
+    let shape = match (&peek.manifests, &peek.config) {
+        (Some(_), _) => Some(OCI_INDEX.to_string()),
+        (None, Some(_)) => Some(OCI_MANIFEST.to_string()),
+        _ if peek.schema_version == Some(1) => Some(DOCKER_SCHEMA1.to_string()),
+        _ => None,
     };
-    Ok((kind, mt))
+    let known = |mt: &str| match mt {
+        OCI_INDEX | DOCKER_LIST => Some(Kind::Index),
+        OCI_MANIFEST | DOCKER_MANIFEST => Some(Kind::Image),
+        DOCKER_SCHEMA1 | DOCKER_SCHEMA1_SIGNED => Some(Kind::Schema1),
+        _ => None,
+    };
+    // The Content-Type decides when it names a manifest kind; a generic one (application/json,
+    // octet-stream from a static file server) defers to the document's own mediaType, then to its
+    // shape.
+    let candidates = [header.clone(), peek.media_type.clone(), shape];
+    for mt in candidates.iter().flatten() {
+        if let Some(kind) = known(mt) {
+            return Ok((kind, mt.clone()));
+        }
+    }
+    let shown = peek
+        .media_type
+        .or(header)
+        .unwrap_or_else(|| "none".to_string());
+    Err(format!("unsupported manifest media type: {shown}"))
 }
 
 /// An entry of an index / manifest list.
@@ -145,7 +154,22 @@ mod tests {
             Kind::Schema1
         );
         assert!(kind_of(None, b"<html>").is_err());
-        assert!(kind_of(Some("application/x-foo"), b"{}").is_err());
+        assert_eq!(
+            kind_of(Some("application/x-foo"), b"{}").unwrap_err(),
+            "unsupported manifest media type: application/x-foo"
+        );
+        let odd = br#"{"schemaVersion":2,"mediaType":"application/vnd.example+json"}"#;
+        assert_eq!(
+            kind_of(Some("application/octet-stream"), odd).unwrap_err(),
+            "unsupported manifest media type: application/vnd.example+json"
+        );
+        // A generic Content-Type defers to the document.
+        assert_eq!(
+            kind_of(Some("application/octet-stream"), idx).unwrap().0,
+            Kind::Index
+        );
+        // Headers that name a kind win over the shape.
+        assert_eq!(kind_of(Some(OCI_MANIFEST), idx).unwrap().0, Kind::Image);
     }
 
     #[test]
