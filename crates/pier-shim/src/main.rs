@@ -9,6 +9,7 @@ mod detach;
 mod error;
 mod exit;
 mod log;
+mod memory;
 mod proto;
 mod runtime;
 mod server;
@@ -35,6 +36,7 @@ fn main() {
                 "init_pid": shim.init_pid(),
             }));
             drop(handshake);
+            memory::release_startup_memory();
             shim.run();
         }
         Err(e) => {

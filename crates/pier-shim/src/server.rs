@@ -856,6 +856,8 @@ impl Shim {
             Request::Delete => self.delete(id),
         }
         self.reap();
+        // Runtime calls parse the whole OCI spec: drop the code they faulted in again.
+        crate::memory::release_startup_memory();
     }
 
     fn exec(
