@@ -389,3 +389,103 @@ fn spec_and_features() {
         .unwrap()
         .contains(&json!("user")));
 }
+
+#[test]
+fn seccomp_without_no_new_privileges() {
+    if !is_root() {
+        return;
+    }
+    // Without no_new_privs the filter is loaded while still privileged, before caps are dropped.
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "mkdir /tmp/x 2>&1; echo mkdir=$?; grep NoNewPrivs /proc/self/status",
+    ]);
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+    });
+    let o = b.run();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("Permission denied"), "{out}");
+    assert!(out.contains("mkdir=1"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+}
+
+#[test]
+fn foreground_terminal_run_and_exec_tty() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["sh", "-c", "tty; exit 4"]);
+    b.config["process"]["terminal"] = json!(true);
+    let o = b.run();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stdout(&o).contains("/dev/pts/0"), "{}", stdout(&o));
+    b.assert_clean();
+
+    let b = Bundle::new(&["sleep", "1000"]);
+    assert!(b.create().status.success());
+    assert!(b.runc(&["start", &b.id]).status.success());
+    let o = b.runc(&["exec", "--tty", &b.id, "sh", "-c", "tty; echo done"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("/dev/pts/"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("done"), "{}", stdout(&o));
+}
+
+#[test]
+fn kill_all_and_preserve_fds() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    assert!(b.create().status.success());
+    assert!(b.runc(&["start", &b.id]).status.success());
+    for _ in 0..200 {
+        let o = b.runc(&["ps", "--format", "json", &b.id]);
+        let pids: Vec<i32> = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        if pids.len() == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(b.runc(&["kill", "--all", &b.id, "KILL"]).status.success());
+    for _ in 0..300 {
+        if b.state()["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(b.state()["status"], "stopped");
+    assert!(b.runc(&["delete", &b.id]).status.success());
+    b.assert_clean();
+
+    // --preserve-fds 1 passes fd 3 through.
+    use std::os::unix::process::CommandExt;
+    let b = Bundle::new(&["sh", "-c", "cat <&3"]);
+    b.write_config();
+    let data = b.path().join("data.txt");
+    std::fs::write(&data, "passed-through\n").unwrap();
+    let f = std::fs::File::open(&data).unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&f);
+    let mut cmd = b.cmd();
+    cmd.args(["run", "--preserve-fds", "1", "--bundle"])
+        .arg(b.path())
+        .arg(&b.id);
+    // SAFETY: dup2 in the child before exec, onto fd 3.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert_eq!(stdout(&o), "passed-through\n", "{}", stderr(&o));
+}

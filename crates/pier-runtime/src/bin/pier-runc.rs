@@ -362,12 +362,19 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
                 return Ok(0);
             }
             pier_runtime::sys::forward_signals(pid)?;
-            if let Some(sock) = local_tty {
-                use std::os::fd::AsRawFd;
-                let (master, _) = pier_runtime::sys::recv_fd(sock.as_raw_fd())?;
-                std::thread::spawn(move || pier_runtime::console::proxy(master));
-            }
-            container::wait_exit(pid)
+            let proxy = match local_tty {
+                Some(sock) => {
+                    use std::os::fd::AsRawFd;
+                    let (master, _) = pier_runtime::sys::recv_fd(sock.as_raw_fd())?;
+                    Some(std::thread::spawn(move || {
+                        pier_runtime::console::proxy(master)
+                    }))
+                }
+                None => None,
+            };
+            let code = container::wait_exit(pid)?;
+            drain(proxy);
+            Ok(code)
         }
         Cmd::Ps {
             format,
@@ -562,9 +569,23 @@ fn run_container(
         None => None,
     };
     let code = container::wait_exit(st.pid)?;
-    drop(proxy);
+    drain(proxy);
     if !keep {
         container::delete(&root, &id, true)?;
     }
     Ok(code)
+}
+
+/// Let the tty proxy copy the last output (it ends when the pty hangs up), without hanging on a
+/// descendant that keeps the terminal open.
+fn drain(proxy: Option<std::thread::JoinHandle<()>>) {
+    if let Some(h) = proxy {
+        for _ in 0..200 {
+            if h.is_finished() {
+                let _ = h.join();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 }
