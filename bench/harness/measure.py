@@ -86,6 +86,9 @@ def alternate(meas, fns, warmup, runs, prep=None):
             except (SideError, subprocess.SubprocessError, OSError) as ex:
                 meas.fail(e, f"{ex}" if i == 0 else f"{what}: {ex}")
                 continue
+            except Exception as ex:  # a harness bug must not cost the other workloads
+                meas.fail(e, f"{what}: harness error {type(ex).__name__}: {ex}")
+                continue
             if i >= warmup:
                 for k, v in res.items():
                     meas.samples[e][k].append(v)

@@ -26,7 +26,7 @@ As root on a fresh Debian 12 machine, from the repository root:
 
 ```sh
 bench/run                 # every workload (about 15–25 minutes on 2 cores)
-bench/run --quick         # a ~2 minute subset: mem-idle run run-nonet exec pull
+bench/run --quick         # a subset, 2–3 minutes after the build: mem-idle run run-nonet exec pull
 bench/run pull run        # chosen workloads
 bench/run --list          # the workloads
 ```
@@ -142,6 +142,19 @@ def render_section(info, results, prev):
     L.append(f"- **Command:** `{info['command']}` (took {info['elapsed']}).")
     for note in info["notes"]:
         L.append(f"- {note}")
+    drift = []
+    for meas in results:
+        for mt in meas.metrics:
+            r, pr = meas.ratio(mt.key), prev_ratio(prev, meas, mt.key)
+            if r is not None and pr:
+                drift.append(abs(r / pr - 1))
+    if drift:
+        drift.sort()
+        n = len(drift)
+        L.append(f"- **Run to run:** {n} {'ratio also appears' if n == 1 else 'ratios also appear'}"
+                 f" in an earlier section; {'it differs' if n == 1 else 'they differ'} from it by "
+                 f"{100 * drift[n // 2]:.0f} % at the median and {100 * drift[-1]:.0f} % at most "
+                 "(column \"previous\").")
     L.append("")
     by_workload = {}
     for meas in results:
@@ -182,7 +195,7 @@ def render_section(info, results, prev):
                     if (e, cmd) in seen:
                         continue
                     seen.add((e, cmd))
-                    L.append(f"- {e}: `{cmd}`")
+                    L.append(f"- against {'pierd' if e == 'pier' else 'dockerd'}: `{cmd}`")
         L.append("")
     L.append("<!-- bench-data " + json.dumps(
         {"date": info["date"], "mode": info["mode"], "results": [m.to_json() for m in results]},
@@ -192,11 +205,11 @@ def render_section(info, results, prev):
 
 
 def write(path, section):
+    """The page header is rewritten from HEADER (so the method text follows the code); the new
+    section goes right below it, the earlier ones after it unchanged."""
     doc = open(path).read() if os.path.exists(path) else ""
-    if MARKER not in doc:
-        doc = HEADER + "\n" + doc
-    head, rest = doc.split(MARKER, 1)
-    doc = head + MARKER + "\n\n" + section + "\n" + rest.lstrip("\n")
+    rest = doc.split(MARKER, 1)[1] if MARKER in doc else ""
+    doc = HEADER + "\n" + section + "\n" + rest.lstrip("\n")
     with open(path + ".tmp", "w") as f:
         f.write(doc)
     os.replace(path + ".tmp", path)
