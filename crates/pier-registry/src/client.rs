@@ -369,6 +369,9 @@ impl Client {
                 if !service.is_empty() {
                     q.append_pair("service", service);
                 }
+                if let Some((user, _)) = auth.basic() {
+                    q.append_pair("account", user); // as docker sends it
+                }
                 for s in scopes {
                     q.append_pair("scope", s);
                 }

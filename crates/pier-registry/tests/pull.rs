@@ -247,3 +247,55 @@ async fn resumes_a_blob_from_an_offset() {
         .await
         .is_err());
 }
+
+/// The daemon runs these on a multi-threaded runtime and in spawned tasks.
+#[test]
+fn futures_and_streams_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let c = client();
+    let reference = r("127.0.0.1:1/x");
+    let anon = AuthConfig::anonymous();
+    let d = pier_registry::Descriptor::new("x", Digest::sha256(b""), 0);
+    send(&c.resolve(&reference, &host_platform(), &anon));
+    send(&c.fetch_blob(&reference, &d, &anon));
+    send(&c.fetch_blob_bytes(&reference, &d, &anon));
+    send(&c.blob_exists(&reference, &d.digest, &anon));
+    send(&c.push_manifest(&reference, "x", Vec::new(), &anon));
+    fn stream_is_send_sync_unpin<T: Send + Unpin>() {}
+    stream_is_send_sync_unpin::<pier_registry::BlobStream>();
+    fn client_is_shareable<T: Send + Sync + Clone>() {}
+    client_is_shareable::<Client>();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_layer_fetches_share_one_client() {
+    let reg = Registry::start();
+    let img = fixtures::whiteouts(&reg);
+    let c = client();
+    let reference = r(&img.reference());
+    let anon = AuthConfig::anonymous();
+    let res = c
+        .resolve(&reference, &host_platform(), &anon)
+        .await
+        .unwrap();
+    assert!(res.layers.len() >= 3);
+    let tasks: Vec<_> = res
+        .layers
+        .iter()
+        .cloned()
+        .map(|layer| {
+            let (c, reference) = (c.clone(), reference.clone());
+            tokio::spawn(async move {
+                let s = c
+                    .fetch_blob(&reference, &layer, &AuthConfig::anonymous())
+                    .await
+                    .unwrap();
+                (layer, collect(s).await)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (layer, data) = t.await.unwrap();
+        assert_eq!(Digest::sha256(&data), layer.digest);
+    }
+}
