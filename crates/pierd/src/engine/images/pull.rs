@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use pier_api::progress::JsonMessage;
-use pier_image::{chain_ids, BlobWriter, Digest, Reference};
+use pier_image::{chain_ids, Digest, Reference};
 use pier_registry::{AuthConfig, Descriptor, Platform, Resolved};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -375,8 +375,9 @@ impl LayerPull {
         })
     }
 
-    /// Streams the blob into the content store and the unpacker at once; returns the unpacked
-    /// size.
+    /// Streams the blob into the content store and into the unpacker at once — two blocking
+    /// threads fed the same chunks, so hashing and writing the blob runs beside decompressing,
+    /// hashing and extracting the layer. Returns the unpacked size.
     async fn download_and_unpack(&self) -> Result<u64> {
         let e = &self.engine;
         let mut stream = e
@@ -385,31 +386,46 @@ impl LayerPull {
             .await?;
         let total = self.desc.size;
         let writer = e.content.ingest(Some(self.desc.digest.clone()))?;
-        let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, String>>(64);
+        let (store_tx, mut store_rx) = mpsc::channel::<Chunk>(64);
+        let store = tokio::task::spawn_blocking(move || -> Result<()> {
+            let mut writer = writer;
+            while let Some(chunk) = store_rx.blocking_recv() {
+                // On an aborted download the writer is dropped, which removes its temp file.
+                let b = chunk.map_err(EngineError::System)?;
+                writer
+                    .write_all(&b)
+                    .map_err(|e| EngineError::system("writing blob", e))?;
+            }
+            writer.commit()?;
+            Ok(())
+        });
+        let (unpack_tx, unpack_rx) = mpsc::channel::<Chunk>(64);
         let snapshots = e.snapshots.clone();
         let (chain, diff_id) = (self.chain.clone(), self.diff_id.clone());
         let unpack = tokio::task::spawn_blocking(move || -> Result<u64> {
-            let mut tee = TeeReader {
-                rx,
+            let mut reader = ChannelReader {
+                rx: unpack_rx,
                 cur: Bytes::new(),
-                writer,
             };
-            let applied = snapshots.unpack_layer(&chain, &diff_id, &mut tee)?;
-            io::copy(&mut tee, &mut io::sink())
-                .map_err(|e| EngineError::system("reading layer", e))?;
-            tee.writer.commit()?;
+            let applied = snapshots.unpack_layer(&chain, &diff_id, &mut reader)?;
             Ok(applied.size)
         });
 
         let mut current = 0u64;
         let mut last: Option<Instant> = None;
         let mut failed = None;
+        let mut unpack_open = true;
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(b) => {
                     current += b.len() as u64;
-                    if tx.send(Ok(b)).await.is_err() {
-                        break; // the unpacker stopped: its error says why
+                    // An unpacker that stopped early (bad tar) gets no more; the blob is still
+                    // downloaded whole so its digest check reports on the content itself.
+                    if unpack_open && unpack_tx.send(Ok(b.clone())).await.is_err() {
+                        unpack_open = false;
+                    }
+                    if store_tx.send(Ok(b)).await.is_err() {
+                        break; // the blob writer failed: its error says why
                     }
                     if last.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL) {
                         last = Some(Instant::now());
@@ -424,23 +440,28 @@ impl LayerPull {
                     }
                 }
                 Err(err) => {
-                    let _ = tx.send(Err(err.to_string())).await;
+                    let _ = store_tx.send(Err(err.to_string())).await;
+                    let _ = unpack_tx.send(Err(err.to_string())).await;
                     failed = Some(EngineError::from(err));
                     break;
                 }
             }
         }
-        drop(tx);
+        drop(store_tx);
+        drop(unpack_tx);
+        let join = |e| EngineError::system("layer task", e);
         if let Some(err) = failed {
+            let _ = store.await;
             let _ = unpack.await;
             return Err(err);
         }
         self.out
             .send(JsonMessage::action(&self.id, "Verifying Checksum"))
             .await;
-        let size = unpack
-            .await
-            .map_err(|e| EngineError::system("layer unpack task", e))??;
+        let stored = store.await.map_err(join)?;
+        let unpacked = unpack.await.map_err(join)?;
+        stored?;
+        let size = unpacked?;
         self.out
             .send(JsonMessage::action(&self.id, "Download complete"))
             .await;
@@ -448,23 +469,21 @@ impl LayerPull {
     }
 }
 
-/// Reads the chunks of a download as they arrive, writing each to the blob writer as well.
-struct TeeReader {
-    rx: mpsc::Receiver<std::result::Result<Bytes, String>>,
+type Chunk = std::result::Result<Bytes, String>;
+
+/// Reads the chunks of a download as they arrive; an error chunk aborts the reader.
+struct ChannelReader {
+    rx: mpsc::Receiver<Chunk>,
     cur: Bytes,
-    writer: BlobWriter,
 }
 
-impl Read for TeeReader {
+impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.cur.is_empty() {
             match self.rx.blocking_recv() {
                 None => return Ok(0),
                 Some(Err(msg)) => return Err(io::Error::other(msg)),
-                Some(Ok(b)) => {
-                    self.writer.write_all(&b)?;
-                    self.cur = b;
-                }
+                Some(Ok(b)) => self.cur = b,
             }
         }
         let n = buf.len().min(self.cur.len());
