@@ -79,8 +79,11 @@ class Client:
         """The command as the report prints it: the variable that points this CLI at its daemon
         (the first one: PIER_HOST for pier), the binary, the arguments shell-quoted except
         placeholders (words with "…")."""
+        words = " ".join(a.replace(workdir, "$W") if "…" in a or workdir in a else shlex.quote(a)
+                         for a in args)
+        if not self.env_vars:
+            return f"{self.display_binary} {words}"
         k, v = next(iter(self.env_vars.items()))
-        words = " ".join(a if "…" in a else shlex.quote(a) for a in args)
         return f"{k}={v.replace(workdir, '$W')} {self.display_binary} {words}"
 
     def run(self, *args, timeout=300, check=True, stdout=subprocess.DEVNULL):

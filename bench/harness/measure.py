@@ -35,6 +35,7 @@ class Measurement:
         self.error = {e: None for e in ENGINES}
         self.runs = 0
         self.warmup = 0
+        self.side_names = {"pier": "against pierd", "docker": "against dockerd"}
 
     def fail(self, engine, msg):
         if self.error[engine] is None:

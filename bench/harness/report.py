@@ -65,6 +65,10 @@ none of it remains and says so in the section.
 - Each table gives min / median / max per engine and the ratio of medians, pier/docker (below 1 =
   pier is faster or smaller). "own CLI" rows compare `pier` → pierd with `docker` → dockerd; "docker
   CLI" rows drive both daemons with the same docker CLI, so only the daemons differ.
+- `runtime` compares the OCI runtimes alone, no daemon: `pier-runc run` and `runc run` of one
+  bundle (the busybox rootfs, `runc spec`'s config running `/bin/true`); the note gives the bare
+  floor, `unshare … chroot <rootfs> /bin/true`. The pull note gives its floor too: the layer
+  fetched with `curl` and unpacked with `tar -xzf` onto the same disk.
 - Cold pull: before each pull (untimed) the image is removed with `rmi -f`, checked to be gone
   through the daemon's API, the engine's data root must be back to its size before the first pull
   (within 16 MiB: no blob or layer kept), and `sync` is run; after the pull, the daemon's API must
@@ -195,7 +199,7 @@ def render_section(info, results, prev):
                     if (e, cmd) in seen:
                         continue
                     seen.add((e, cmd))
-                    L.append(f"- against {'pierd' if e == 'pier' else 'dockerd'}: `{cmd}`")
+                    L.append(f"- {meas.side_names[e]}: `{cmd}`")
         L.append("")
     L.append("<!-- bench-data " + json.dumps(
         {"date": info["date"], "mode": info["mode"], "results": [m.to_json() for m in results]},

@@ -11,6 +11,7 @@ each types); the "docker CLI" variant drives both daemons with the same docker C
 daemons differ.
 """
 
+import json
 import os
 import shlex
 import shutil
@@ -18,9 +19,10 @@ import subprocess
 import tempfile
 import time
 
-from .engines import disk_usage
+from .engines import Client, disk_usage
 from .host import parent_pid, proc_kib
-from .measure import ENGINES, Measurement, Metric, SideError, alternate, timed_run
+from .measure import (ENGINES, Measurement, Metric, SideError, alternate, fmt_value,
+                      timed_run)
 
 SLEEP = "600"
 CANARY = "pier-bench-ok"
@@ -62,6 +64,7 @@ class Ctx:
         self.debian_ref = None
         self.debian_error = None
         self.fixture_info = {}
+        self.release_dir = ""
 
     def counts(self, warmup, runs, quick_warmup, quick_runs):
         w, r = (quick_warmup, quick_runs) if self.quick else (warmup, runs)
@@ -428,6 +431,7 @@ def w_mem_idle(ctx):
                     {"pier": ["VmRSS of pierd in /proc/<pid>/status"],
                      "docker": ["VmRSS of dockerd + containerd in /proc/<pid>/status"]},
                     note=f"{samples} samples 1 s apart, after fixture images were loaded")
+    m.side_names = {"pier": "pier", "docker": "docker"}
 
     def make(e, _c):
         def once():
@@ -482,6 +486,88 @@ def w_mem_shim(ctx):
     return [m]
 
 
+def w_runtime(ctx):
+    """issue 3: `pier-runc run` vs `runc run` of one busybox bundle, no daemon involved."""
+    w, r = ctx.counts(3, 20, 1, 5)
+    d = ctx.janitor.path("runtime")
+    rootfs = os.path.join(d, "rootfs")
+    parent = f"pier-bench-{ctx.janitor.tag}-rt"
+    ctx.janitor.cgroup_parents.append(parent)
+    bundles = {}
+    setup_error = None
+    try:
+        os.makedirs(rootfs, exist_ok=True)
+        subprocess.run(["tar", "-xzf", ctx.fixture_info["busybox_tar"], "-C", rootfs], check=True,
+                       capture_output=True)
+        spec_dir = os.path.join(d, "spec")
+        os.makedirs(spec_dir, exist_ok=True)
+        subprocess.run(["runc", "spec"], cwd=spec_dir, check=True, capture_output=True)
+        with open(os.path.join(spec_dir, "config.json")) as f:
+            spec = json.load(f)
+        for name, argv in (("true", ["/bin/true"]), ("canary", ["/bin/echo", CANARY])):
+            b = os.path.join(d, f"bundle-{name}")
+            os.makedirs(b, exist_ok=True)
+            spec["process"]["args"] = argv
+            spec["process"]["terminal"] = False
+            spec["root"] = {"path": rootfs, "readonly": True}
+            spec["linux"]["cgroupsPath"] = f"/{parent}/{name}"
+            with open(os.path.join(b, "config.json"), "w") as f:
+                json.dump(spec, f)
+            bundles[name] = b
+    except (OSError, subprocess.CalledProcessError, KeyError, ValueError) as ex:
+        setup_error = SideError(f"bundle setup (`runc spec`, busybox rootfs): {ex}")
+    binaries = {"pier": (os.path.join(ctx.release_dir, "pier-runc"), "target/release/pier-runc"),
+                "docker": (shutil.which("runc") or "runc", "runc")}
+    clients = {}
+    for e, (path, shown) in binaries.items():
+        clients[e] = Client("pier-runc" if e == "pier" else "runc", path, {}, shown, dict(os.environ))
+    args = {e: ["--root", os.path.join(d, f"state-{e}"), "run", "--bundle", bundles.get("true", "B"),
+                "pb-rt"] for e in ENGINES}
+    m = Measurement("runtime", "pier-runc · runc", [Metric("t", "time", "s")],
+                    {e: [clients[e].display(args[e], ctx.janitor.workdir)] for e in ENGINES},
+                    note="the same bundle (busybox rootfs, `runc spec` config with args "
+                         "`/bin/true`, read-only root, own cgroup), no daemon; "
+                         "crun: " + ("present but not measured" if shutil.which("crun")
+                                     else "not installed"))
+    m.side_names = {"pier": "pier-runc", "docker": "runc"}
+
+    def make(e):
+        if setup_error:
+            return setup_error
+        c = clients[e]
+        if not os.access(c.binary, os.X_OK):
+            return SideError(f"{c.display_binary} is not there")
+        try:
+            canary(c, ["--root", os.path.join(d, f"state-{e}"), "run", "--bundle",
+                       bundles["canary"], "pb-rt-canary"])
+        except (SideError, subprocess.SubprocessError, OSError) as ex:
+            return SideError(f"canary: {ex}")
+        return lambda: {"t": timed_run(c, args[e], timeout=60)}
+    alternate(m, {e: make(e) for e in ENGINES}, w, r)
+    floor = runtime_floor(rootfs, r) if not setup_error else ""
+    if floor:
+        m.note += f"; {floor}"
+    return [m]
+
+
+def runtime_floor(rootfs, runs):
+    """The bare floor: new namespaces + chroot + exec, no runtime."""
+    if not shutil.which("unshare") or not shutil.which("chroot"):
+        return ""
+    argv = ["unshare", "--mount", "--uts", "--ipc", "--pid", "--net", "--fork", "chroot", rootfs,
+            "/bin/true"]
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        if subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True).returncode != 0:
+            return ""
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return (f"floor `unshare --mount --uts --ipc --pid --net --fork chroot <rootfs> /bin/true`: "
+            f"{fmt_value(times[0], 's')} / **{fmt_value(times[len(times) // 2], 's')}** / "
+            f"{fmt_value(times[-1], 's')} (min / median / max of {runs})")
+
+
 class Workload:
     def __init__(self, name, fn, quick, needs_debian, what):
         self.name, self.fn, self.quick, self.needs_debian, self.what = (
@@ -498,6 +584,8 @@ WORKLOADS = [
     Workload("run-d-20", w_parallel20, False, False, "20 parallel `run -d … sleep 600`, then `rm -f`"),
     Workload("run-d-100", w_parallel100, False, False,
              "100 parallel `run -d … sleep 600`, then `rm -f`"),
+    Workload("runtime", w_runtime, False, False,
+             "`pier-runc run` vs `runc run` of one busybox bundle (no daemon)"),
     Workload("pull", w_pull, True, True, "cold pull of debian bookworm minbase from the loopback "
              "registry"),
     Workload("mem-shim", w_mem_shim, False, False,
@@ -513,6 +601,7 @@ TITLES = {
     "ps": "`ps` with 100 running containers",
     "run-d-20": "20 parallel `run -d busybox sleep 600`, then `rm -f`",
     "run-d-100": "100 parallel `run -d busybox sleep 600`, then `rm -f`",
+    "runtime": "OCI runtime: `pier-runc run` vs `runc run` of the same busybox bundle",
     "pull": "Cold `pull` of debian bookworm minbase from the loopback registry",
     "mem-shim": "Memory per idle container monitor",
 }
