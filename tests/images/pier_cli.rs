@@ -27,6 +27,19 @@ fn stable_pull_lines(out: &str) -> Vec<String> {
     keep
 }
 
+/// The header line, then the other lines sorted: docker lists the tags of one image in Go map
+/// order (random), so only the set of rows is stable.
+fn table_rows_sorted(out: &str) -> String {
+    let mut ls = out.lines();
+    let head = ls.next().unwrap_or_default();
+    let mut rows: Vec<&str> = ls.collect();
+    rows.sort_unstable();
+    std::iter::once(head)
+        .chain(rows)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// A registry and two daemons: one for docker, one for pier.
 struct Pair {
     reg: Registry,
@@ -177,8 +190,8 @@ fn pier_tag_rmi_matches_docker() {
         let d = docker(&p.dd, &args.iter().map(String::as_str).collect::<Vec<_>>());
         let r = pier(&p.dp, &args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(
-            (r.code, r.stdout.as_str(), r.stderr.as_str()),
-            (d.code, d.stdout.as_str(), d.stderr.as_str()),
+            (r.code, table_rows_sorted(&r.stdout), r.stderr.as_str()),
+            (d.code, table_rows_sorted(&d.stdout), d.stderr.as_str()),
             "pier {args:?}:\n{r}\ndocker:\n{d}"
         );
     }
