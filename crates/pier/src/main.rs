@@ -130,7 +130,7 @@ async fn inspect(ctx: &mut commands::Ctx, a: InspectArgs) -> error::Result<()> {
     image::inspect::print(
         a.format.as_deref(),
         &found,
-        image::inspect::image_defaults,
+        image::inspect::image_typed,
         errors,
     )
 }

@@ -211,7 +211,7 @@ fn inspect_prints_raw_json_indented_and_templates() {
     let o = pier(&f, &["inspect", "-f", "{{.Config.Cmd}} {{index .RepoTags 0}} {{.Size}} {{.Config.Entrypoint}} {{json .Config.Labels}}", "busybox"]);
     assert_eq!(
         o.stdout,
-        "[sh] busybox:latest 1981440 [] {\"b\":\"2\",\"a\":\"<x>\"}\n"
+        "[sh] busybox:latest 1981440 [] {\"a\":\"<x>\",\"b\":\"2\"}\n"
     );
 
     let o = pier(

@@ -72,8 +72,9 @@ mod tests {
             ("A".into(), Value::str("COL A")),
             ("B".into(), Value::str("B")),
         ]);
+        static T: crate::template::typed::StructType = crate::template::typed::context("t");
         let rows = vec![Value::Struct(
-            "t",
+            &T,
             vec![
                 ("A".into(), Value::str("x")),
                 ("B".into(), Value::str("<y>")),

@@ -208,9 +208,6 @@ impl<'a> Exec<'a> {
             return self.call(p, name, args, &c.args[1..], dot);
         }
         if c.args.len() > 1 || piped.is_some() {
-            if let Arg::Field(_) | Arg::Var(..) = first {
-                return Err(exec_err(p, "can't give argument to non-function"));
-            }
             return Err(exec_err(p, "can't give argument to non-function"));
         }
         self.arg(p, first, dot)
@@ -224,17 +221,19 @@ impl<'a> Exec<'a> {
             Arg::Int(i) => Value::Int(*i),
             Arg::Float(f) => Value::Float(*f),
             Arg::Str(s) => Value::Str(s.clone()),
-            Arg::Field(fields) => field_chain(p, dot, fields, self.missing_key_error)?,
-            Arg::Var(name, fields) => {
+            Arg::Field(fields, at) => {
+                field_chain(&at.pos, &at.text, dot, fields, self.missing_key_error)?
+            }
+            Arg::Var(name, fields, at) => {
                 let v = self.var(p, name)?;
-                field_chain(p, &v, fields, self.missing_key_error)?
+                field_chain(&at.pos, &at.text, &v, fields, self.missing_key_error)?
             }
             Arg::Ident(name) => self.call(p, name, Vec::new(), &[], dot)?,
             Arg::Pipe(inner, fields) => {
                 let mark = self.vars.len();
                 let v = self.pipeline(inner, dot)?;
                 self.vars.truncate(mark);
-                field_chain(p, &v, fields, self.missing_key_error)?
+                field_chain(&p.pos, &p.source, &v, fields, self.missing_key_error)?
             }
         })
     }
@@ -620,36 +619,39 @@ fn go_sprint(args: &[Value]) -> String {
 }
 
 fn field_chain(
-    p: &Pipeline,
+    pos: &str,
+    text: &str,
     start: &Value,
     fields: &[String],
     missing_err: bool,
 ) -> Result<Value, TemplateError> {
+    let err = |msg: String| {
+        TemplateError::Exec(format!(
+            "template: :{pos}: executing \"\" at <{text}>: {msg}"
+        ))
+    };
     let mut cur = start.clone();
     for f in fields {
         cur = match &cur {
             Value::Map(_) => match cur.get(f) {
                 Some(v) => v.clone(),
                 None if missing_err => {
-                    return Err(exec_err(p, format!("map has no entry for key \"{f}\"")))
+                    return Err(err(format!("map has no entry for key \"{f}\"")))
                 }
                 None => Value::Missing,
             },
             Value::Struct(t, _) => match cur.get(f) {
                 Some(v) => v.clone(),
-                None => return Err(exec_err(p, format!("can't evaluate field {f} in type {t}"))),
+                None => return Err(err(format!("can't evaluate field {f} in type {}", t.name))),
             },
             Value::Nil | Value::Missing => {
-                return Err(exec_err(
-                    p,
-                    format!("nil pointer evaluating interface {{}}.{f}"),
-                ))
+                return Err(err(format!("nil pointer evaluating interface {{}}.{f}")))
             }
             other => {
-                return Err(exec_err(
-                    p,
-                    format!("can't evaluate field {f} in type {}", other.type_name()),
-                ))
+                return Err(err(format!(
+                    "can't evaluate field {f} in type {}",
+                    other.type_name()
+                )))
             }
         };
     }

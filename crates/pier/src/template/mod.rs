@@ -12,6 +12,7 @@
 mod exec;
 pub mod parse;
 mod printf;
+pub mod typed;
 pub mod value;
 
 pub use value::Value;
@@ -165,10 +166,8 @@ mod tests {
 
     #[test]
     fn errors_have_go_shapes() {
-        let s = Value::Struct(
-            "*formatter.imageContext",
-            vec![("ID".into(), Value::str("x"))],
-        );
+        static T: typed::StructType = typed::context("*formatter.imageContext");
+        let s = Value::Struct(&T, vec![("ID".into(), Value::str("x"))]);
         let e = Template::parse("{{.Foo}}")
             .unwrap()
             .execute(&s)

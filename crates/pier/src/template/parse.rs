@@ -42,22 +42,29 @@ pub enum Arg {
     Int(i64),
     Float(f64),
     Str(String),
-    /// `.A.B` on dot.
-    Field(Vec<String>),
+    /// `.A.B` on dot, with where the last field is and the chain's text (for errors).
+    Field(Vec<String>, Loc),
     /// `$x.A.B` (empty field list for plain `$x`).
-    Var(String, Vec<String>),
+    Var(String, Vec<String>, Loc),
     /// A function name.
     Ident(String),
     /// `(pipeline)` optionally followed by `.A.B`.
     Pipe(Box<Pipeline>, Vec<String>),
 }
 
+/// Where an operand is ("line:col" of its last field, as Go reports it) and its source text.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    pub pos: String,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Dot,
-    Field(String), // ".Name"
+    Field(String, String), // ".Name", its "line:col"
     /// ".Name" directly after an operand (no space): continues its field chain.
-    ChainField(String),
+    ChainField(String, String),
     Var(String), // "$x" or "$"
     Ident(String),
     Str(String),
@@ -239,10 +246,11 @@ fn lex(src: &str) -> Result<Vec<Piece>, TemplateError> {
                         && (b[i - 1].is_ascii_alphanumeric()
                             || matches!(b[i - 1], b'_' | b')' | b'$'));
                     let name = src[s..j].to_string();
+                    let at = pos_of(src, i);
                     toks.push(if chained {
-                        Tok::ChainField(name)
+                        Tok::ChainField(name, at)
                     } else {
-                        Tok::Field(name)
+                        Tok::Field(name, at)
                     });
                     i = j;
                 }
@@ -588,7 +596,7 @@ fn pipeline(
                 }
                 let inner = pipeline(&rest[i + 1..j - 1], pos, source, true)?;
                 let mut fields = Vec::new();
-                while let Some(Tok::ChainField(f)) = rest.get(j) {
+                while let Some(Tok::ChainField(f, _)) = rest.get(j) {
                     fields.push(f.clone());
                     j += 1;
                 }
@@ -606,24 +614,33 @@ fn pipeline(
                     tok_text(&rest[i])
                 )));
             }
-            Tok::Field(f) | Tok::ChainField(f) => {
+            Tok::Field(f, at) | Tok::ChainField(f, at) => {
                 let mut fields = vec![f.clone()];
+                let mut last = at.clone();
                 let mut j = i + 1;
-                while let Some(Tok::ChainField(f)) = rest.get(j) {
+                while let Some(Tok::ChainField(f, at)) = rest.get(j) {
                     fields.push(f.clone());
+                    last = at.clone();
                     j += 1;
                 }
-                cur.push(Arg::Field(fields));
+                let text = format!(".{}", fields.join("."));
+                cur.push(Arg::Field(fields, Loc { pos: last, text }));
                 i = j;
             }
             Tok::Var(v) => {
                 let mut fields = Vec::new();
+                let mut last = pos.to_string();
                 let mut j = i + 1;
-                while let Some(Tok::ChainField(f)) = rest.get(j) {
+                while let Some(Tok::ChainField(f, at)) = rest.get(j) {
                     fields.push(f.clone());
+                    last = at.clone();
                     j += 1;
                 }
-                cur.push(Arg::Var(v.clone(), fields));
+                let text = std::iter::once(v.clone())
+                    .chain(fields.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                cur.push(Arg::Var(v.clone(), fields, Loc { pos: last, text }));
                 i = j;
             }
             Tok::Dot => {

@@ -21,7 +21,7 @@ pub enum Value {
     Map(Vec<(String, Value)>),
     /// A Go struct seen through its methods (docker's formatter contexts): a missing field is an error
     /// naming the type, and `json` renders it as a map with sorted keys (docker's `MarshalJSON`).
-    Struct(&'static str, Vec<(String, Value)>),
+    Struct(&'static super::typed::StructType, Vec<(String, Value)>),
 }
 
 impl Value {
@@ -64,7 +64,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
-            Value::Struct(t, _) => t,
+            Value::Struct(t, _) => t.name,
         }
     }
 
@@ -106,7 +106,7 @@ impl Value {
                 }
                 out.push('}');
             }
-            Value::Struct(_, m) => {
+            Value::Struct(t, m) if t.marshal_as_map => {
                 let mut sorted: Vec<&(String, Value)> = m.iter().collect();
                 sorted.sort_by(|a, b| a.0.cmp(&b.0));
                 out.push('{');
@@ -117,6 +117,24 @@ impl Value {
                     write_json_string(out, k, true);
                     out.push(':');
                     v.write_json(out, true);
+                }
+                out.push('}');
+            }
+            Value::Struct(t, m) => {
+                out.push('{');
+                let mut first = true;
+                for (k, v) in m {
+                    let field = t.field(k);
+                    if field.is_some_and(|f| f.omitempty) && super::typed::is_empty(v) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    write_json_string(out, field.map(|f| f.json).unwrap_or(k), escape_html);
+                    out.push(':');
+                    v.write_json(out, escape_html);
                 }
                 out.push('}');
             }
@@ -223,13 +241,34 @@ impl fmt::Display for Value {
                 }
                 f.write_str("]")
             }
-            Value::Struct(_, m) => {
-                f.write_str("&{")?;
-                for (i, (_, v)) in m.iter().enumerate() {
-                    if i > 0 {
+            Value::Struct(t, m) => {
+                // text/template prints pointers indirected: `{a b}`, embedded structs as groups.
+                let groups: Vec<usize> = if t.groups.is_empty() {
+                    vec![m.len()]
+                } else {
+                    t.groups.to_vec()
+                };
+                f.write_str("{")?;
+                let mut idx = 0;
+                for (gi, n) in groups.iter().enumerate() {
+                    if gi > 0 {
                         f.write_str(" ")?;
                     }
-                    v.fmt_nested(f)?;
+                    if groups.len() > 1 {
+                        f.write_str("{")?;
+                    }
+                    for j in 0..*n {
+                        if j > 0 {
+                            f.write_str(" ")?;
+                        }
+                        if let Some((_, v)) = m.get(idx) {
+                            v.fmt_nested(f)?;
+                        }
+                        idx += 1;
+                    }
+                    if groups.len() > 1 {
+                        f.write_str("}")?;
+                    }
                 }
                 f.write_str("}")
             }
@@ -323,8 +362,9 @@ mod tests {
     fn json_keeps_source_order_and_html() {
         let v = Value::from_json_bytes(br#"{"z":1,"a":"<x>","l":[true,null]}"#).unwrap();
         assert_eq!(v.to_json(), r#"{"z":1,"a":"<x>","l":[true,null]}"#);
+        static T: super::super::typed::StructType = super::super::typed::context("t");
         let s = Value::Struct(
-            "t",
+            &T,
             vec![
                 ("Z".into(), Value::str("<none>")),
                 ("A".into(), Value::Int(1)),

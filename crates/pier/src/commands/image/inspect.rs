@@ -24,72 +24,9 @@ pub struct Args {
     pub images: Vec<String>,
 }
 
-fn fill(v: &mut Value, key: &str, zero: Value) {
-    if let Value::Map(m) = v {
-        match m.iter_mut().find(|(k, _)| k == key) {
-            Some((_, x))
-                if matches!(x, Value::Nil) && matches!(zero, Value::List(_) | Value::Map(_)) =>
-            {
-                *x = zero
-            }
-            Some(_) => {}
-            None => m.push((key.to_string(), zero)),
-        }
-    }
-}
-
-/// Zero values of `image.InspectResponse` fields that the JSON may omit or send as null.
-pub fn image_defaults(v: &mut Value) {
-    let s = || Value::str("");
-    for (k, z) in [
-        ("Id", s()),
-        ("RepoTags", Value::List(vec![])),
-        ("RepoDigests", Value::List(vec![])),
-        ("Parent", s()),
-        ("Comment", s()),
-        ("Created", s()),
-        ("DockerVersion", s()),
-        ("Author", s()),
-        ("Config", Value::Nil),
-        ("Architecture", s()),
-        ("Variant", s()),
-        ("Os", s()),
-        ("OsVersion", s()),
-        ("Size", Value::Int(0)),
-        ("Manifests", Value::List(vec![])),
-    ] {
-        fill(v, k, z);
-    }
-    if let Value::Map(m) = v {
-        for (k, x) in m.iter_mut() {
-            if k == "Config" && matches!(x, Value::Map(_)) {
-                for (ck, cz) in [
-                    ("User", s()),
-                    ("ExposedPorts", Value::Map(vec![])),
-                    ("Env", Value::List(vec![])),
-                    ("Entrypoint", Value::List(vec![])),
-                    ("Cmd", Value::List(vec![])),
-                    ("Volumes", Value::Map(vec![])),
-                    ("WorkingDir", s()),
-                    ("Labels", Value::Map(vec![])),
-                    ("OnBuild", Value::List(vec![])),
-                    ("StopSignal", s()),
-                    ("Shell", Value::List(vec![])),
-                    ("ArgsEscaped", Value::Bool(false)),
-                ] {
-                    fill(x, ck, cz);
-                }
-            }
-            if k == "RootFS" {
-                fill(x, "Type", s());
-                fill(x, "Layers", Value::List(vec![]));
-            }
-            if k == "GraphDriver" {
-                fill(x, "Name", s());
-                fill(x, "Data", Value::Map(vec![]));
-            }
-        }
-    }
+/// The typed view docker's image inspect templates run over first (`image.InspectResponse`).
+pub fn image_typed(raw: &Value) -> Value {
+    crate::template::typed::typed(raw, &crate::template::typed::IMAGE_INSPECT)
 }
 
 /// Print inspect results the way docker's `inspect.Inspect` does. `found` holds raw JSON objects in
@@ -97,7 +34,7 @@ pub fn image_defaults(v: &mut Value) {
 pub fn print(
     format: Option<&str>,
     found: &[Vec<u8>],
-    defaults: fn(&mut Value),
+    typed: fn(&Value) -> Value,
     errors: Vec<CliError>,
 ) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -134,10 +71,13 @@ pub fn print(
             let mut buf = String::new();
             let mut errors = errors;
             for raw in found {
-                let mut v = Value::from_json_bytes(raw)
+                let raw = Value::from_json_bytes(raw)
                     .map_err(|e| CliError::Protocol(format!("unable to read inspect data: {e}")))?;
-                defaults(&mut v);
-                match tmpl.execute_strict(&v) {
+                // docker: the typed struct first; on failure the raw map with missingkey=error.
+                let result = tmpl
+                    .execute(&typed(&raw))
+                    .or_else(|_| tmpl.execute_strict(&raw));
+                match result {
                     Ok(s) => {
                         buf.push_str(&s);
                         buf.push('\n');
@@ -187,7 +127,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             Err(e) => errors.push(e),
         }
     }
-    print(args.format.as_deref(), &found, image_defaults, errors)
+    print(args.format.as_deref(), &found, image_typed, errors)
 }
 
 #[cfg(test)]
@@ -195,19 +135,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_fill_absent_and_null_fields() {
-        let mut v =
-            Value::from_json_bytes(br#"{"Id":"x","RepoDigests":null,"Config":{"Cmd":["sh"]}}"#)
-                .unwrap();
-        image_defaults(&mut v);
-        let t = Template::parse(
-            "{{.Config.Entrypoint}} {{.RepoDigests}} {{.Config.Labels}} {{.Config.Cmd}} {{.Size}}",
+    fn typed_first_then_raw_fallback() {
+        let raw = Value::from_json_bytes(
+            br#"{"Id":"x","RepoDigests":null,"Config":{"Cmd":["sh"],"Hostname":"h"},"Extra":1}"#,
         )
         .unwrap();
-        assert_eq!(t.execute_strict(&v).unwrap(), "[] [] map[] [sh] 0");
+        let t = Template::parse("{{.Config.Entrypoint}} {{.RepoDigests}} {{.Config.Labels}} {{.Config.Cmd}} {{.Size}} {{.Descriptor}}").unwrap();
+        assert_eq!(
+            t.execute(&image_typed(&raw)).unwrap(),
+            "[] [] map[] [sh] 0 <nil>"
+        );
+        let t = Template::parse("{{json .Config}}").unwrap();
+        assert_eq!(t.execute(&image_typed(&raw)).unwrap(), r#"{"Cmd":["sh"]}"#);
+        // Unknown to the struct: docker falls back to the raw map.
+        let t = Template::parse("{{.Config.Hostname}} {{.Extra}}").unwrap();
+        assert!(t.execute(&image_typed(&raw)).is_err());
+        assert_eq!(t.execute_strict(&raw).unwrap(), "h 1");
         let e = Template::parse("{{.Nope}}")
             .unwrap()
-            .execute_strict(&v)
+            .execute_strict(&raw)
             .unwrap_err();
         assert!(
             e.to_string().ends_with("map has no entry for key \"Nope\""),

@@ -117,6 +117,9 @@ fn is_dangling(img: &Summary) -> bool {
         || (tags == ["<none>:<none>"] && digests == ["<none>@<none>"])
 }
 
+static IMAGE_CONTEXT: crate::template::typed::StructType =
+    crate::template::typed::context("*formatter.imageContext");
+
 /// One image context (a row): docker's `imageContext` methods as struct fields.
 fn row(img: &Summary, repo: &str, tag: &str, digest: &str, trunc: bool) -> Value {
     let id = if trunc {
@@ -142,7 +145,7 @@ fn row(img: &Summary, repo: &str, tag: &str, digest: &str, trunc: bool) -> Value
     };
     let f = |k: &str, v: String| (k.to_string(), Value::Str(v));
     Value::Struct(
-        "*formatter.imageContext",
+        &IMAGE_CONTEXT,
         vec![
             f("Containers", containers),
             f("CreatedAt", units::go_time_string(img.created)),

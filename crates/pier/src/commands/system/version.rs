@@ -7,6 +7,7 @@ use super::super::Ctx;
 use super::client_version;
 use crate::error::{CliError, Result};
 use crate::format::tabwriter::TabWriter;
+use crate::template::typed::{typed, Field, Kind, StructType, CLIENT_VERSION, SERVER_VERSION};
 use crate::template::{Template, Value};
 use std::io::Write;
 
@@ -20,7 +21,7 @@ pub struct Args {
 const TEMPLATE: &str = "{{with .Client -}}
 Client:{{if ne .Platform nil}}{{if ne .Platform.Name \"\"}} {{.Platform.Name}}{{end}}{{end}}
  Version:\t{{.Version}}
- API version:\t{{.ApiVersion}}{{if ne .ApiVersion .DefaultAPIVersion}} (downgraded from {{.DefaultAPIVersion}}){{end}}
+ API version:\t{{.APIVersion}}{{if ne .APIVersion .DefaultAPIVersion}} (downgraded from {{.DefaultAPIVersion}}){{end}}
  OS/Arch:\t{{.Os}}/{{.Arch}}
  Context:\t{{.Context}}
 {{- end}}
@@ -46,6 +47,27 @@ Server:{{if ne .Platform.Name \"\"}} {{.Platform.Name}}{{end}}
   {{- end}}
  {{- end}}
  {{- end}}{{- end}}";
+
+/// docker's `versionInfo`.
+static VERSION_INFO: StructType = StructType {
+    name: "system.versionInfo",
+    fields: &[
+        Field {
+            name: "Client",
+            json: "Client",
+            omitempty: false,
+            kind: Kind::Struct(&CLIENT_VERSION),
+        },
+        Field {
+            name: "Server",
+            json: "Server",
+            omitempty: false,
+            kind: Kind::Ptr(&SERVER_VERSION),
+        },
+    ],
+    groups: &[],
+    marshal_as_map: false,
+};
 
 /// Go's `time.Parse(RFC3339Nano)` then `Format(time.ANSIC)`; unchanged when it does not parse.
 pub fn reformat_date(s: &str) -> String {
@@ -149,10 +171,11 @@ pub fn render(
         message: format!("template parsing error: {e}"),
         code: 64,
     })?;
-    let data = Value::Map(vec![
+    let raw = Value::Map(vec![
         ("Client".into(), Value::Map(client)),
         ("Server".into(), server.unwrap_or(Value::Nil)),
     ]);
+    let data = typed(&raw, &VERSION_INFO);
     let text = tmpl
         .execute(&data)
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -219,6 +242,26 @@ Server:
         if std::env::consts::ARCH == "x86_64" {
             assert_eq!(out, want);
         }
+    }
+
+    #[test]
+    fn go_field_names_and_json() {
+        let raw = br#"{"Platform":{"Name":""},"Version":"0.1.0","ApiVersion":"1.50","MinAPIVersion":"1.24","Os":"linux","Arch":"amd64"}"#;
+        let server = server_value(Value::from_json_bytes(raw).unwrap());
+        let out = render(
+            Some("{{.Server.APIVersion}} {{.Client.APIVersion}}"),
+            client_version("1.50"),
+            Some(server.clone()),
+        )
+        .unwrap();
+        assert_eq!(out, "1.50 1.50\n");
+        let out = render(
+            Some("{{json .Server.Platform}}"),
+            client_version("1.50"),
+            Some(server),
+        )
+        .unwrap();
+        assert_eq!(out, "{\"Name\":\"\"}\n");
     }
 
     #[test]
