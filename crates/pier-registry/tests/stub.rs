@@ -533,3 +533,56 @@ async fn index_entries_without_platform_are_a_last_resort() {
     assert_eq!(res.manifest_digest, Digest::sha256(&manifest()));
     assert!(res.index.is_some());
 }
+
+#[tokio::test]
+async fn mount_asks_for_pull_on_the_source_repository() {
+    // The token grants exactly the scopes requested; the registry mounts only when the token
+    // covers both repositories.
+    let stub = Stub::start(|req, addr| {
+        let challenge = format!(r#"Bearer realm="http://{addr}/token",service="svc""#);
+        if req.uri.path() == "/token" {
+            let scopes: Vec<String> =
+                url::form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
+                    .filter(|(k, _)| k == "scope")
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+            let tok = scopes.join("+").replace([' ', ':', ','], "_");
+            return respond(200, &[], format!(r#"{{"token":"{tok}"}}"#));
+        }
+        let Some(auth) = req.header("authorization") else {
+            let mut resp = json_error(401, "UNAUTHORIZED", "authentication required");
+            resp.headers_mut()
+                .insert("www-authenticate", challenge.parse().unwrap());
+            return resp;
+        };
+        match req.uri.path() {
+            "/v2/" => respond(200, &[], ""),
+            "/v2/dst/blobs/uploads/" => {
+                let both = auth.contains("repository_dst_pull_push")
+                    && auth.contains("repository_src_pull");
+                if both {
+                    respond(201, &[("Location", "/v2/dst/blobs/x")], "")
+                } else {
+                    respond(202, &[("Location", "/v2/dst/blobs/uploads/abc")], "")
+                }
+            }
+            "/v2/dst/blobs/uploads/abc" => respond(204, &[], ""),
+            _ => json_error(404, "NAME_UNKNOWN", "repository name not known to registry"),
+        }
+    })
+    .await;
+    let c = client();
+    let dst = r(&format!("{}/dst", stub.addr));
+    let mounted = c
+        .mount_blob(&dst, &Digest::sha256(b"l"), "src", &AuthConfig::anonymous())
+        .await
+        .unwrap();
+    assert!(
+        mounted,
+        "requests: {:?}",
+        stub.requests()
+            .iter()
+            .map(|s| s.uri.to_string())
+            .collect::<Vec<_>>()
+    );
+}
