@@ -164,6 +164,7 @@ impl FromStr for Platform {
     type Err = RegistryError;
 
     /// "linux", "linux/arm64", "linux/arm/v7" (os may be omitted: "arm64" means host os).
+    /// The result is normalized (see [`Platform::normalize`]).
     fn from_str(s: &str) -> Result<Platform, RegistryError> {
         let bad = || {
             RegistryError::InvalidArgument(format!(
@@ -191,11 +192,9 @@ impl FromStr for Platform {
             [os, arch, variant] => Platform::new(os, arch, Some(variant)),
             _ => return Err(bad()),
         };
-        Ok(Platform {
-            os: p.os.to_ascii_lowercase(),
-            architecture: p.architecture.to_ascii_lowercase(),
-            variant: p.variant.map(|v| v.to_ascii_lowercase()),
-        })
+        // Normalized, as containerd's platforms.Parse: "linux/aarch64" is "linux/arm64", and
+        // error messages show it that way.
+        Ok(p.normalize())
     }
 }
 
@@ -223,7 +222,13 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        assert_eq!(p("linux/arm64/v8").to_string(), "linux/arm64/v8");
+        assert_eq!(p("linux/arm64/v8").to_string(), "linux/arm64");
+        assert_eq!(p("linux/aarch64").to_string(), "linux/arm64");
+        assert_eq!(p("linux/arm").to_string(), "linux/arm/v7");
+        assert_eq!(
+            Platform::new("linux", "arm64", Some("v8")).to_string(),
+            "linux/arm64/v8"
+        );
         assert_eq!(p("linux/amd64").variant, None);
         assert_eq!(p("Linux/AMD64").to_string(), "linux/amd64");
         assert_eq!(p("linux").os, "linux");
@@ -233,15 +238,21 @@ mod tests {
 
     #[test]
     fn normalization_like_containerd() {
-        assert_eq!(p("linux/x86_64").normalize(), p("linux/amd64"));
-        assert_eq!(p("linux/aarch64").normalize(), p("linux/arm64"));
-        assert_eq!(p("linux/arm64/v8").normalize(), p("linux/arm64"));
-        assert_eq!(p("linux/arm").normalize(), p("linux/arm/v7"));
-        assert_eq!(p("linux/armhf").normalize(), p("linux/arm/v7"));
-        assert_eq!(p("linux/armel").normalize(), p("linux/arm/v6"));
-        assert_eq!(p("linux/i386").normalize(), p("linux/386"));
-        assert!(p("linux/arm64/v8").matches(&p("linux/arm64")));
-        assert!(!p("linux/arm/v7").matches(&p("linux/arm/v6")));
+        // Unnormalized input, as an index entry may carry it.
+        let raw = |s: &str| {
+            let parts: Vec<&str> = s.split('/').collect();
+            Platform::new(parts[0], parts[1], parts.get(2).copied())
+        };
+        assert_eq!(raw("linux/x86_64").normalize(), p("linux/amd64"));
+        assert_eq!(raw("linux/aarch64").normalize(), p("linux/arm64"));
+        assert_eq!(raw("linux/arm64/v8").normalize(), p("linux/arm64"));
+        assert_eq!(raw("linux/arm").normalize(), raw("linux/arm/v7"));
+        assert_eq!(raw("linux/armhf").normalize(), raw("linux/arm/v7"));
+        assert_eq!(raw("linux/armel").normalize(), raw("linux/arm/v6"));
+        assert_eq!(raw("linux/i386").normalize(), raw("linux/386"));
+        assert_eq!(raw("linux/amd64/v1").normalize(), raw("linux/amd64"));
+        assert!(raw("linux/arm64/v8").matches(&raw("linux/arm64")));
+        assert!(!raw("linux/arm/v7").matches(&raw("linux/arm/v6")));
     }
 
     #[test]
