@@ -8,7 +8,7 @@
 //! `RESOLVE_IN_ROOT`, lexical cleaning of `..`, no-follow operations on the last component).
 //! Hardlinks may only point at entries inside the target.
 //!
-//! Supported: regular files (GNU sparse included), directories, symlinks, hardlinks,
+//! Supported: regular files (old GNU sparse included; PAX sparse is refused), directories, symlinks, hardlinks,
 //! character and block devices, fifos; permission bits incl. setuid/setgid/sticky; numeric
 //! uid/gid (`lchown`); mtimes (directories' fixed up at the end); xattrs from PAX
 //! `SCHILY.xattr.*` (EPERM/ENOTSUP when setting one is logged and skipped, as docker does;
@@ -304,6 +304,8 @@ impl Extractor {
                     AtFlags::SYMLINK_NOFOLLOW,
                 )
                 .map_err(errno("chown whiteout"))?;
+                rfs::utimensat(&pfd, hidden, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(errno("set whiteout times"))?;
             }
             return Ok(());
         }
@@ -556,6 +558,12 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, p: &str) -> Result<Meta, La
                 b"mtime" => {
                     mtime = parse_pax_time(value)
                         .ok_or_else(|| invalid(p, "PAX mtime", display(value)))?
+                }
+                _ if key.starts_with(b"GNU.sparse.") => {
+                    return Err(LayerError::Invalid {
+                        path: p.to_owned(),
+                        reason: "PAX-format (GNU 1.x) sparse files are not supported".into(),
+                    });
                 }
                 _ => {
                     if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {

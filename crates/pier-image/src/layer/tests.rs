@@ -648,6 +648,15 @@ fn corrupt_and_unsupported_input_is_an_error() {
         "{err}"
     );
 
+    let mut t = TarBuilder::new();
+    t.pax(&[("GNU.sparse.major", b"1"), ("GNU.sparse.minor", b"0")])
+        .file("sparse", b"map");
+    let err = apply_layer(&t.finish()[..], &Scene::new().target()).unwrap_err();
+    assert!(
+        err.to_string().contains("sparse files are not supported"),
+        "{err}"
+    );
+
     assert!(matches!(
         apply_layer(&sample_tar()[..], Path::new("/nonexistent/pier/target")),
         Err(LayerError::Target { .. })
