@@ -279,6 +279,20 @@ pub fn forward_signals(pid: i32) -> Result<()> {
     Ok(())
 }
 
+/// Make `fds` the calling process's stdin, stdout and stderr.
+pub fn dup_stdio(fds: &[OwnedFd; 3]) -> Result<()> {
+    for (target, fd) in fds.iter().enumerate() {
+        // SAFETY: dup2 onto the stdio numbers from fds we own.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target as i32) } < 0 {
+            return Err(RuntimeError::Sys {
+                op: "dup2 stdio".into(),
+                source: Errno::last(),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -489,3 +489,36 @@ fn kill_all_and_preserve_fds() {
     let o = cmd.output().unwrap();
     assert_eq!(stdout(&o), "passed-through\n", "{}", stderr(&o));
 }
+
+#[test]
+fn in_process_library_create_start_wait() {
+    if !is_root() {
+        return;
+    }
+    use std::io::Read;
+    let b = Bundle::new(&["sh", "-c", "echo from-lib; echo err >&2; exit 5"]);
+    b.write_config();
+    let (mut out_r, out_w) = std::io::pipe().unwrap();
+    let (mut err_r, err_w) = std::io::pipe().unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let st = pier_runtime::container::create(pier_runtime::CreateOptions {
+        root: b.root.clone(),
+        id: b.id.clone(),
+        bundle: b.path().to_path_buf(),
+        subreaper: true,
+        stdio: Some([null.into(), out_w.into(), err_w.into()]),
+        ..Default::default()
+    })
+    .unwrap();
+    pier_runtime::container::start(&b.root, &b.id).unwrap();
+    let code = pier_runtime::container::wait_exit(st.pid).unwrap();
+    assert_eq!(code, 5);
+    let mut out = String::new();
+    out_r.read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    err_r.read_to_string(&mut err).unwrap();
+    assert_eq!(out, "from-lib\n");
+    assert_eq!(err, "err\n");
+    pier_runtime::container::delete(&b.root, &b.id, false).unwrap();
+    b.assert_clean();
+}

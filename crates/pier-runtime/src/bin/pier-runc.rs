@@ -227,6 +227,7 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
                 no_new_keyring: c.no_new_keyring,
                 systemd_cgroup: cli.systemd_cgroup,
                 subreaper: false,
+                stdio: None,
             })?;
             Ok(0)
         }
@@ -357,6 +358,7 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
                 pid_file,
                 preserve_fds,
                 subreaper: !detach,
+                stdio: None,
             })?;
             if detach {
                 return Ok(0);
@@ -549,6 +551,7 @@ fn run_container(
         no_new_keyring: c.no_new_keyring,
         systemd_cgroup,
         subreaper: !detach,
+        stdio: None,
     })?;
     if let Err(e) = container::start(&root, &id) {
         let _ = container::delete(&root, &id, true);

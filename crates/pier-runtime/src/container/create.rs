@@ -30,6 +30,8 @@ pub struct CreateOptions {
     /// Make the calling process the reaper of the init, so it can `wait` for it (foreground
     /// `run`, pier-shim).
     pub subreaper: bool,
+    /// The init's stdin, stdout, stderr (default: the caller's own 0, 1, 2).
+    pub stdio: Option<[OwnedFd; 3]>,
 }
 
 /// Removes what a failed create left behind.
@@ -234,9 +236,14 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
     if opts.subreaper {
         sys::set_child_subreaper()?;
     }
+    let stdio = opts.stdio.take();
     let mut launched = launch::launch(&ns_plan, Some(cg.as_ref()), &mut |ch| {
+        if let Some(fds) = &stdio {
+            sys::dup_stdio(fds)?;
+        }
         init::run(&mut ictx, &mut plan, ch)
     })?;
+    drop(stdio);
     // The init's copy of the console socket lives on in the child only.
     drop(ictx.console_socket.take());
     let r = (|| -> Result<()> {

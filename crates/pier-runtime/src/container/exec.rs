@@ -25,6 +25,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Make the caller the reaper of the new process so it can wait for it.
     pub subreaper: bool,
+    /// The process's stdin, stdout, stderr (default: the caller's own 0, 1, 2).
+    pub stdio: Option<[OwnedFd; 3]>,
 }
 
 fn same_ns(pid: i32, name: &str) -> bool {
@@ -82,7 +84,11 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
         crate::sys::set_child_subreaper()?;
     }
     let mut console = opts.console.take();
+    let stdio = opts.stdio.take();
     let mut launched = launch::launch(&ns_plan, Some(cg.as_ref()), &mut |ch| {
+        if let Some(fds) = &stdio {
+            crate::sys::dup_stdio(fds)?;
+        }
         if plan.terminal {
             nix::unistd::setsid().map_err(|e| RuntimeError::Sys {
                 op: "setsid".into(),
@@ -103,6 +109,7 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
         Err(plan.exec(&exe))
     })?;
     drop(console);
+    drop(stdio);
     let r = (|| -> Result<i32> {
         match launched.next_event()? {
             Event::Ready => {}

@@ -226,11 +226,9 @@ impl Launched {
         }
         self.reap_helper();
         if let Some(pid) = self.pid {
-            // Reaped by us if we are its subreaper; otherwise by whoever is.
-            let _ = nix::sys::wait::waitpid(
-                nix::unistd::Pid::from_raw(pid),
-                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-            );
+            // Reaped here if we are its subreaper (so it no longer counts in the cgroup);
+            // otherwise waitpid fails at once with ECHILD and its reaper takes it.
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         }
     }
 }
