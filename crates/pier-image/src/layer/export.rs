@@ -11,7 +11,9 @@
 //! `security.capability` xattr (the only one docker exports). Sockets are skipped. Names that do
 //! not fit the header use GNU long-name records, or PAX `path`/`linkpath` when a PAX record is
 //! written anyway. The tree must not change while it is read (pause the container); files are
-//! opened with `O_NOFOLLOW`, so a symlink swapped in is never read through.
+//! opened with `O_NOFOLLOW`, so a symlink swapped in is never read through. A container's upper
+//! dir is a plain diff only if its overlay was mounted with `redirect_dir=off` and
+//! `metacopy=off` (renamed directories and metadata-only copies are not exported).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
