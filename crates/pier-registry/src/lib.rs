@@ -6,6 +6,10 @@
 //! `blob_exists`, `push_blob`, `mount_blob` and `push_manifest` are what `docker push` needs.
 //! Errors ([`RegistryError`]) print as docker prints them, because the CLI shows them to users.
 //!
+//! Modules: `client` (scheme policy, ping, auth and retries), `auth` (X-Registry-Auth, challenges),
+//! `pull` (resolve, blobs), `push`, `manifest` (media types, parsing), `platform` (matching),
+//! `error` (docker's wording).
+//!
 //! Why reqwest directly and not the `oci-client` crate: we need docker's exact error wording (Go
 //! `url.Error` transport messages, errcode translation to "pull access denied" / "manifest for X not
 //! found"), docker's scheme policy (loopback = plain http, insecure registries = https without
