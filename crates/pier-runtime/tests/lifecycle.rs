@@ -251,15 +251,24 @@ fn hooks_get_state_on_stdin() {
     let mut b = Bundle::new(&["true"]);
     let out = b.path().join("hooks.log");
     let hook = |name: &str| json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{name} $s\" >> {}", out.display())]}]);
+    // startContainer runs inside the container: it sees the log through a bind mount.
+    let inner = b.path().join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/hooklog", "type": "bind", "source": inner, "options": ["rbind", "rw"]
+    }));
     b.config["hooks"] = json!({
         "prestart": hook("prestart"),
         "createRuntime": hook("createRuntime"),
         "createContainer": hook("createContainer"),
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" > /hooklog/start"]}],
         "poststart": hook("poststart"),
         "poststop": hook("poststop"),
     });
     let o = b.run();
     assert!(o.status.success(), "{}", stderr(&o));
+    let start = std::fs::read_to_string(inner.join("start")).unwrap();
+    assert!(start.starts_with("startContainer {"), "{start}");
     let log = std::fs::read_to_string(&out).unwrap();
     let names: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(
