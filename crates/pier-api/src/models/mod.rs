@@ -2,6 +2,7 @@
 //! which fields are omitted when empty (Go's `omitempty`) versus sent as `null`/`""`/`0`. Version
 //! dependent shapes are produced by the caller (see the `legacy` helpers).
 
+pub mod event;
 pub mod image;
 pub mod system;
 

@@ -50,6 +50,7 @@ fn routes() -> Router<AppState> {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/auth", post(system::auth))
+        .route("/events", get(system::events))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
@@ -176,8 +177,15 @@ mod tests {
         );
         let (s, _, _) = call(&svc, Method::POST, "/images/x/push").await;
         assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
-        let (s, _, _) = call(&svc, Method::GET, "/events").await;
-        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+        let (s, _, body) = call(
+            &svc,
+            Method::GET,
+            "/events?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        let (s, _, body) = call(&svc, Method::GET, "/events?since=0&until=1").await;
+        assert_eq!((s, body.as_str()), (StatusCode::OK, ""));
     }
 
     #[tokio::test]

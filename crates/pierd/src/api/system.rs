@@ -56,3 +56,20 @@ pub async fn auth(
         serde_json::json!({"IdentityToken": "", "Status": status}),
     ))
 }
+
+/// `GET /events`: JSON objects, one per line, until `until` or the client leaves.
+pub async fn events(
+    State(engine): State<AppState>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> ApiResult<Response> {
+    use futures::StreamExt;
+    let q = super::query::Query::parse(q.as_deref());
+    let filter = crate::engine::events::EventFilter::new(q.filters()?)?;
+    let stream = engine.event_stream(q.get("since"), q.get("until"), filter)?;
+    let body = axum::body::Body::from_stream(stream.map(|m| {
+        let mut line = serde_json::to_vec(&m).unwrap_or_default();
+        line.push(b'\n');
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
+    }));
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod filters;
 pub mod host;
 pub mod images;
@@ -39,6 +40,7 @@ pub struct Engine {
     pub(crate) snapshots: Snapshots,
     pub(crate) registry: Client,
     pub(crate) engine_id: String,
+    pub(crate) events: events::EventBus,
     /// One lock per layer (chain ID) being unpacked, so concurrent pulls sharing a layer unpack
     /// it once.
     layer_locks: Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
@@ -80,6 +82,7 @@ impl Engine {
             snapshots,
             registry,
             engine_id,
+            events: events::EventBus::default(),
             layer_locks: Mutex::new(HashMap::new()),
             image_lock: tokio::sync::Mutex::new(()),
         };

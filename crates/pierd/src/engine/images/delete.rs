@@ -49,14 +49,27 @@ impl Engine {
         blocking(move || e.delete_image_locked(&name, force, prune).map(|d| d.items)).await
     }
 
-    /// The delete itself; the caller holds `image_lock`.
+    /// The delete itself, with its events; the caller holds `image_lock`.
     pub(crate) fn delete_image_locked(
         &self,
         name: &str,
         force: bool,
-        _prune: bool,
+        prune: bool,
     ) -> Result<Deleted> {
         let id = self.resolve_image(name)?;
+        let deleted = self.delete_resolved(name, &id, force, prune)?;
+        for item in &deleted.items {
+            match item {
+                DeleteItem::Untagged(_) => self.image_event("untag", &id, &id),
+                DeleteItem::Deleted(d) if *d == id => self.image_event("delete", &id, &id),
+                DeleteItem::Deleted(_) => {}
+            }
+        }
+        Ok(deleted)
+    }
+
+    fn delete_resolved(&self, name: &str, id: &str, force: bool, _prune: bool) -> Result<Deleted> {
+        let id = id.to_string();
         let mut items = Vec::new();
         let refs = self.store.refs_of(&id)?;
         let by_id = id.starts_with(name) || id["sha256:".len()..].starts_with(name);

@@ -162,6 +162,7 @@ impl Engine {
             Ok(())
         })
         .await?;
+        self.image_event("import", &id, &id);
         Ok(id)
     }
 

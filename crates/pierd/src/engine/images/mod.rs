@@ -183,6 +183,20 @@ impl Engine {
         Ok(LoadedImage { record, config })
     }
 
+    /// Publishes an image event; the image's labels join the attributes, as dockerd's.
+    pub(crate) fn image_event(&self, action: &str, id: &str, name: &str) {
+        let mut attributes = std::collections::BTreeMap::new();
+        if let Ok(Some(record)) = self.store.image(id) {
+            if let Ok(cfg) = ImageConfigFile::parse(record.config.as_bytes()) {
+                if let Some(labels) = cfg.labels() {
+                    attributes.extend(labels.clone());
+                }
+            }
+        }
+        attributes.insert("name".to_string(), name.to_string());
+        self.events.publish("image", action, id, attributes);
+    }
+
     /// The familiar names of an image: (tags, digests), each sorted as docker sorts them.
     pub(crate) fn familiar_refs(&self, id: &str) -> Result<(Vec<String>, Vec<String>)> {
         let mut tags = Vec::new();

@@ -75,6 +75,12 @@ impl Engine {
                 }
             }
         }
+        self.events.publish(
+            "image",
+            "prune",
+            "",
+            std::collections::BTreeMap::from([("reclaimed".to_string(), reclaimed.to_string())]),
+        );
         Ok(PruneReport {
             images_deleted: (!deleted.is_empty()).then_some(deleted),
             space_reclaimed: reclaimed,

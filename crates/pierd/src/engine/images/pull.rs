@@ -159,6 +159,13 @@ impl Engine {
             }
         };
 
+        let shown = r.familiar_string();
+        self.events.publish(
+            "image",
+            "pull",
+            &shown,
+            std::collections::BTreeMap::from([("name".to_string(), shown.clone())]),
+        );
         out.send(JsonMessage::status(format!("Digest: {}", resolved.digest)))
             .await;
         let status = if changed {

@@ -35,6 +35,7 @@ impl Engine {
         let record = tag_record(&r, &id).expect("reference has a tag");
         self.store
             .set_ref(&record, Some(&time::now_rfc3339_nano()))?;
+        self.image_event("tag", &id, &r.familiar_string());
         Ok(())
     }
 }
