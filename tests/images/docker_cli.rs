@@ -419,3 +419,65 @@ fn docker_images_filters() {
     let row = r.ok().trim().to_string();
     assert!(row.ends_with(&short_id(bb.id())), "{r}");
 }
+
+/// `docker rmi <id>` refuses an image with several names; `-f` removes it whole.
+#[test]
+fn docker_rmi_by_id_conflict_and_force() {
+    if skip_docker() {
+        return;
+    }
+    let Some(env) = setup() else { return };
+    let img = fixtures::busybox(&env.reg);
+    docker(&env.d, &["pull", &img.reference()]).ok();
+    docker(&env.d, &["tag", &img.reference(), "second:1"]).ok();
+    let short = short_id(img.id());
+    let r = docker(&env.d, &["rmi", &short]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(
+        r.stderr.contains(&format!(
+            "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+        )),
+        "{r}"
+    );
+    let r = docker(&env.d, &["rmi", "-f", &short]);
+    let out = r.ok();
+    for want in [
+        format!("Untagged: {}", img.reference()),
+        "Untagged: second:1".to_string(),
+        format!("Untagged: {}", img.repo_digest()),
+        format!("Deleted: {}", img.id()),
+    ] {
+        assert!(lines(out).contains(&want.as_str()), "missing {want:?}: {r}");
+    }
+    assert_eq!(docker(&env.d, &["images", "-q"]).ok(), "");
+}
+
+/// Images, tags and digests survive a daemon restart unchanged.
+#[test]
+fn images_survive_restart() {
+    if skip_docker() {
+        return;
+    }
+    let Some(mut env) = setup() else { return };
+    let a = fixtures::busybox(&env.reg);
+    let b = fixtures::whiteouts(&env.reg);
+    docker(&env.d, &["pull", &a.reference()]).ok();
+    docker(&env.d, &["pull", &b.reference()]).ok();
+    docker(&env.d, &["tag", &a.reference(), "kept:1"]).ok();
+    let list = |env: &pier_e2e::Env| env.d.api("GET", "/v1.50/images/json", None).json();
+    let before = (
+        list(&env),
+        docker_inspect(&env.d, &a.reference()),
+        docker_inspect(&env.d, &b.reference()),
+    );
+    env.d.restart();
+    let after = (
+        list(&env),
+        docker_inspect(&env.d, &a.reference()),
+        docker_inspect(&env.d, &b.reference()),
+    );
+    assert_eq!(before, after);
+    // And the next pull is a no-op.
+    let r = docker(&env.d, &["pull", &b.reference()]);
+    assert!(r.ok().contains("Image is up to date"), "{r}");
+}
