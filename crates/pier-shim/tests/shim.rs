@@ -545,3 +545,31 @@ fn idle_shim_memory() {
         assert!(pss <= 1024, "idle shim PSS {pss} kB");
     }
 }
+
+#[test]
+fn oom_kill_is_reported() {
+    if !can_run() {
+        return;
+    }
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    let limit = 16 * 1024 * 1024;
+    b.config["linux"]["resources"]["memory"] = json!({"limit": limit, "swap": limit});
+    let mut g = start(b, &None, &[]);
+    g.start();
+    let w = g.wait();
+    assert_eq!(w["oom_killed"], true, "{w}");
+    let exit: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(g.b.state_dir().join("exit.json")).unwrap()).unwrap();
+    assert_eq!(exit["oom_killed"], true);
+    g.delete_and_check();
+
+    // And not reported without an OOM kill.
+    let mut g = start(Bundle::new(&["true"]), &None, &[]);
+    g.start();
+    assert_eq!(g.wait()["oom_killed"], false);
+    g.delete_and_check();
+}
