@@ -155,6 +155,22 @@ fn memory_limit_lifecycle_and_clean_delete() {
     let o = b.runc(&["start", &b.id]);
     assert!(o.status.success(), "start: {}", stderr(&o));
     assert_eq!(b.state()["status"], "running");
+    let o = b.runc(&["update", "--memory", "50M", "--pids-limit", "10", &b.id]);
+    assert!(o.status.success(), "update: {}", stderr(&o));
+    if !pier_runtime::cgroups::is_pure_v2() {
+        let rel = b.cgroup.trim_start_matches('/');
+        let mem = std::fs::read_to_string(
+            Path::new("/sys/fs/cgroup/memory")
+                .join(rel)
+                .join("memory.limit_in_bytes"),
+        )
+        .unwrap();
+        assert_eq!(mem.trim(), (50 * 1024 * 1024).to_string());
+        let pids =
+            std::fs::read_to_string(Path::new("/sys/fs/cgroup/pids").join(rel).join("pids.max"))
+                .unwrap();
+        assert_eq!(pids.trim(), "10");
+    }
     let l = b.runc(&["list", "--format", "json"]);
     let list: serde_json::Value = serde_json::from_slice(&l.stdout).unwrap();
     assert_eq!(list[0]["id"], json!(b.id));

@@ -155,10 +155,38 @@ enum Cmd {
         interval: String,
         id: String,
     },
-    /// Update a container's resource limits from an OCI resources JSON (file or "-").
+    /// Update a container's resource limits (runc's flags, or an OCI resources JSON with -r).
     Update {
         #[arg(short = 'r', long)]
         resources: Option<String>,
+        #[arg(long)]
+        memory: Option<String>,
+        #[arg(long = "memory-swap")]
+        memory_swap: Option<String>,
+        #[arg(long = "memory-reservation")]
+        memory_reservation: Option<String>,
+        #[arg(long = "kernel-memory", hide = true)]
+        kernel_memory: Option<String>,
+        #[arg(long = "kernel-memory-tcp", hide = true)]
+        kernel_memory_tcp: Option<String>,
+        #[arg(long = "pids-limit")]
+        pids_limit: Option<i64>,
+        #[arg(long = "cpu-shares")]
+        cpu_shares: Option<u64>,
+        #[arg(long = "cpu-quota")]
+        cpu_quota: Option<i64>,
+        #[arg(long = "cpu-period")]
+        cpu_period: Option<u64>,
+        #[arg(long = "cpu-rt-period")]
+        cpu_rt_period: Option<u64>,
+        #[arg(long = "cpu-rt-runtime")]
+        cpu_rt_runtime: Option<i64>,
+        #[arg(long = "cpuset-cpus")]
+        cpuset_cpus: Option<String>,
+        #[arg(long = "cpuset-mems")]
+        cpuset_mems: Option<String>,
+        #[arg(long = "blkio-weight")]
+        blkio_weight: Option<u16>,
         id: String,
     },
 }
@@ -504,16 +532,89 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
             );
             Ok(0)
         }
-        Cmd::Update { resources, id } => {
-            let text = match resources.as_deref() {
-                None | Some("-") => std::io::read_to_string(std::io::stdin())
-                    .map_err(|e| RuntimeError::Other(format!("read resources: {e}")))?,
-                Some(f) => std::fs::read_to_string(f)
-                    .map_err(|e| RuntimeError::Other(format!("read {f}: {e}")))?,
+        Cmd::Update {
+            resources,
+            memory,
+            memory_swap,
+            memory_reservation,
+            pids_limit,
+            cpu_shares,
+            cpu_quota,
+            cpu_period,
+            cpu_rt_period,
+            cpu_rt_runtime,
+            cpuset_cpus,
+            cpuset_mems,
+            blkio_weight,
+            id,
+            ..
+        } => {
+            let mut v = match resources.as_deref() {
+                Some("-") => {
+                    let text = std::io::read_to_string(std::io::stdin())
+                        .map_err(|e| RuntimeError::Other(format!("read resources: {e}")))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| RuntimeError::InvalidConfig(format!("resources: {e}")))?
+                }
+                Some(f) => {
+                    let text = std::fs::read_to_string(f)
+                        .map_err(|e| RuntimeError::Other(format!("read {f}: {e}")))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| RuntimeError::InvalidConfig(format!("resources: {e}")))?
+                }
+                None => serde_json::json!({}),
             };
-            let res: oci_spec::runtime::LinuxResources = serde_json::from_str(&text)
+            let size = |s: &Option<String>| -> Result<Option<i64>, RuntimeError> {
+                s.as_deref().map(parse_size).transpose()
+            };
+            let mut set = |section: &str, key: &str, val: serde_json::Value| {
+                if v.get(section).is_none() {
+                    v[section] = serde_json::json!({});
+                }
+                v[section][key] = val;
+            };
+            if let Some(m) = size(&memory)? {
+                set("memory", "limit", m.into());
+            }
+            if let Some(m) = size(&memory_swap)? {
+                set("memory", "swap", m.into());
+            }
+            if let Some(m) = size(&memory_reservation)? {
+                set("memory", "reservation", m.into());
+            }
+            if let Some(p) = pids_limit {
+                set("pids", "limit", p.into());
+            }
+            if let Some(x) = cpu_shares {
+                set("cpu", "shares", x.into());
+            }
+            if let Some(x) = cpu_quota {
+                set("cpu", "quota", x.into());
+            }
+            if let Some(x) = cpu_period {
+                set("cpu", "period", x.into());
+            }
+            if let Some(x) = cpu_rt_period {
+                set("cpu", "realtimePeriod", x.into());
+            }
+            if let Some(x) = cpu_rt_runtime {
+                set("cpu", "realtimeRuntime", x.into());
+            }
+            if let Some(x) = cpuset_cpus {
+                set("cpu", "cpus", x.into());
+            }
+            if let Some(x) = cpuset_mems {
+                set("cpu", "mems", x.into());
+            }
+            if let Some(x) = blkio_weight {
+                set("blockIO", "weight", x.into());
+            }
+            let res: oci_spec::runtime::LinuxResources = serde_json::from_value(v)
                 .map_err(|e| RuntimeError::InvalidConfig(format!("resources: {e}")))?;
             let st = pier_runtime::state::ContainerState::load(&root, &id)?;
+            if st.status(&root) == pier_runtime::Status::Stopped {
+                return Err(RuntimeError::Other("container not running".into()));
+            }
             pier_runtime::cgroups::manager(&st.cgroup).apply(&res, &[])?;
             Ok(0)
         }
@@ -591,4 +692,32 @@ fn drain(proxy: Option<std::thread::JoinHandle<()>>) {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
+}
+
+/// runc's size syntax: a plain number of bytes, or with a binary unit suffix (k, m, g, t, with
+/// optional "b"/"ib"), or -1 for unlimited.
+fn parse_size(s: &str) -> Result<i64, RuntimeError> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let digits: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let unit = t[digits.len()..]
+        .trim_end_matches('b')
+        .trim_end_matches('i');
+    let n: f64 = digits
+        .parse()
+        .map_err(|_| RuntimeError::InvalidConfig(format!("invalid size {s:?}")))?;
+    let mul: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0f64.powi(4),
+        _ => return Err(RuntimeError::InvalidConfig(format!("invalid size {s:?}"))),
+    };
+    Ok((n * mul) as i64)
 }
