@@ -105,8 +105,8 @@ class Ctx:
         for e in ENGINES:
             try:
                 out[e] = make(e, self.client(e, kind))
-            except SideError as ex:
-                out[e] = ex
+            except (SideError, subprocess.SubprocessError, OSError) as ex:
+                out[e] = ex if isinstance(ex, SideError) else SideError(f"setup: {ex}")
         return out
 
     def force_rm(self, engine, names):
@@ -145,8 +145,9 @@ def parallel(client, arg_lists, timeout=600):
             ef.close()
             if p.returncode != 0:
                 with open(ef.name, "rb") as f:
-                    err = f.read().decode(errors="replace").strip().splitlines()
-                failures.append((args, p.returncode, err[-1] if err else ""))
+                    err = [line.strip() for line in
+                           f.read().decode(errors="replace").splitlines() if line.strip()]
+                failures.append((args, p.returncode, " ".join(err[-2:])))
     if failures:
         args, code, err = failures[0]
         raise SideError(f"{len(failures)} of {len(arg_lists)} `{client.name} {' '.join(args[:2])}` "
@@ -521,7 +522,8 @@ def w_runtime(ctx):
     clients = {}
     for e, (path, shown) in binaries.items():
         clients[e] = Client("pier-runc" if e == "pier" else "runc", path, {}, shown, dict(os.environ))
-    args = {e: ["--root", os.path.join(d, f"state-{e}"), "run", "--bundle", bundles.get("true", "B"),
+    args = {e: ["--root", os.path.join(d, f"state-{clients[e].name}"), "run", "--bundle",
+                bundles.get("true", "B"),
                 "pb-rt"] for e in ENGINES}
     m = Measurement("runtime", "pier-runc · runc", [Metric("t", "time", "s")],
                     {e: [clients[e].display(args[e], ctx.janitor.workdir)] for e in ENGINES},
@@ -538,7 +540,7 @@ def w_runtime(ctx):
         if not os.access(c.binary, os.X_OK):
             return SideError(f"{c.display_binary} is not there")
         try:
-            canary(c, ["--root", os.path.join(d, f"state-{e}"), "run", "--bundle",
+            canary(c, ["--root", os.path.join(d, f"state-{c.name}"), "run", "--bundle",
                        bundles["canary"], "pb-rt-canary"])
         except (SideError, subprocess.SubprocessError, OSError) as ex:
             return SideError(f"canary: {ex}")
