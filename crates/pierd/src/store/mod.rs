@@ -7,6 +7,7 @@
 //! (an image with its layers and its name) is one transaction. Calls are synchronous and short;
 //! the connection sits behind a mutex.
 
+mod containers;
 mod images;
 mod schema;
 

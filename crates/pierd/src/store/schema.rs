@@ -54,6 +54,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX digests_image ON digests(image_id);
     "#,
+    // 2: containers (the engine's record as JSON; names unique).
+    r#"
+    CREATE TABLE containers (
+        id     TEXT PRIMARY KEY,
+        name   TEXT NOT NULL UNIQUE,    -- "/x"
+        record TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, name: &str) -> Result<()> {

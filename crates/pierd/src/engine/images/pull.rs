@@ -200,6 +200,22 @@ impl Engine {
         resolved: &Resolved,
         new: Option<&NewImage>,
     ) -> Result<bool> {
+        if let Some(new) = new {
+            // A failed pull sharing a layer may have removed it after we found it present;
+            // recording and that cleanup are serialized (image_lock), so checking here is enough.
+            for l in &new.layers {
+                let chain: Digest = l
+                    .chain_id
+                    .parse()
+                    .map_err(|e| EngineError::system("chain id", e))?;
+                if !self.snapshots.has_layer(&chain) {
+                    return Err(EngineError::System(format!(
+                        "layer {} was removed while this pull ran (a concurrent pull failed); pull again",
+                        l.chain_id
+                    )));
+                }
+            }
+        }
         self.put_blob(&resolved.manifest, &resolved.manifest_digest)?;
         if let Some((_, index)) = &resolved.index {
             self.put_blob(index, &resolved.digest)?;
