@@ -189,6 +189,8 @@ def render_section(info, results, prev):
                          f"{fmt_side(meas, 'docker', mt.key, mt.unit, ee)} | "
                          f"{f'**{ratio:.2f}**' if ratio is not None else '—'} | "
                          f"{f'{pr:.2f}' if pr is not None else '—'} |")
+        if wl == "run-nonet":
+            L += network_cost(by_workload.get("run", []), measures)
         L.append("")
         L.append("Commands:")
         L.append("")
@@ -206,6 +208,26 @@ def render_section(info, results, prev):
         separators=(",", ":")) + " -->")
     L.append("")
     return "\n".join(L)
+
+
+def network_cost(run, nonet):
+    """issue 5's figure: what the default network adds to `run --rm busybox true`, per engine
+    (median with the default network − median with `--network none`, same client)."""
+    out = []
+    for a in run:
+        for b in nonet:
+            if a.variant != b.variant:
+                continue
+            parts = []
+            for e in ENGINES:
+                sa, sb = a.stats(e, "t"), b.stats(e, "t")
+                if sa and sb:
+                    parts.append(f"{e} {fmt_value(sa['median'] - sb['median'], 's')}")
+            if parts:
+                out.append(f"Networking cost, {a.variant} (median of `run` − median with "
+                           f"`--network none`): {', '.join(parts)}.")
+                out.append("")
+    return ([""] + out[:-1]) if out else []
 
 
 def write(path, section):
