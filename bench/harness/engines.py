@@ -196,6 +196,19 @@ def help_text(binary):
     return r.stdout + r.stderr
 
 
+def make_bridge(janitor, name, subnet):
+    """A bridge of ours with <subnet>.1/24, up; the janitor deletes it (and veths on it)."""
+    r = run_quiet(["ip", "link", "add", name, "type", "bridge"])
+    if r.returncode != 0:
+        raise StartError(f"ip link add {name}: {r.stderr.strip()}")
+    janitor.bridges.append(name)
+    for argv in (["ip", "addr", "add", f"{subnet}.1/24", "dev", name],
+                 ["ip", "link", "set", name, "up"]):
+        r = run_quiet(argv)
+        if r.returncode != 0:
+            raise StartError(f"{' '.join(argv)}: {r.stderr.strip()}")
+
+
 def start_pierd(janitor, release_dir, bridge, subnet, env):
     """pierd with its own data root, exec root, socket; bridge flags when pierd has them."""
     pierd = os.path.join(release_dir, "pierd")
@@ -215,10 +228,9 @@ def start_pierd(janitor, release_dir, bridge, subnet, env):
     if "--config-file" in helptext:
         argv += ["--config-file", cfg]
     if "--bridge" in helptext:
+        # as for dockerd: --bridge names a bridge that exists, with its address (no --bip)
+        make_bridge(janitor, bridge, subnet)
         argv += ["--bridge", bridge]
-        janitor.bridges.append(bridge)
-        if "--bip" in helptext:
-            argv += ["--bip", f"{subnet}.1/24"]
     if "--iptables" in helptext:
         argv += ["--iptables=false"]
     if "--cgroup-parent" in helptext:
@@ -281,12 +293,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         time.sleep(0.05)
 
     # our own bridge for dockerd's default network (dockerd's --bridge uses an existing one)
-    r = run_quiet(["ip", "link", "add", bridge, "type", "bridge"])
-    if r.returncode != 0:
-        raise StartError(f"ip link add {bridge}: {r.stderr.strip()}")
-    janitor.bridges.append(bridge)
-    run_quiet(["ip", "addr", "add", f"{subnet}.1/24", "dev", bridge])
-    run_quiet(["ip", "link", "set", bridge, "up"])
+    make_bridge(janitor, bridge, subnet)
 
     sock = os.path.join(d, "docker.sock")
     cfg = os.path.join(d, "daemon.json")
