@@ -47,9 +47,10 @@ then starts, each in its own directory under one work directory `$W` (`/var/tmp/
 
 Fixture images, pushed once to the registry so both engines pull the very same bytes: `busybox`
 (one layer: the host's busybox-static with its applet links) and `debian:bookworm` (one layer:
-`debootstrap --variant=minbase bookworm` from the host's Debian mirror, cleaned like the official
-image; made once and cached in `/var/cache/pier-bench`). Each engine pulls busybox and tags it
-`busybox`.
+`debootstrap --variant=minbase bookworm` from the host's Debian mirror as debootstrap leaves it,
+its downloaded .debs included — about 210 MB unpacked, 93 MB gzipped — with empty `/dev`, `/proc`,
+`/sys`, `/run`, `/tmp`; made once and cached in `/var/cache/pier-bench`). Each engine pulls busybox
+and tags it `busybox`.
 
 On exit — normal, error, Ctrl-C or SIGTERM — it stops what it started by PID, kills processes left
 in its cgroups or holding files in `$W`, unmounts everything under `$W`, deletes its bridges (and
@@ -61,7 +62,8 @@ none of it remains and says so in the section.
 - Timed workloads run the two engines in strict alternation (pier, docker, pier, docker …) after
   warm-up iterations whose figures are dropped, so drifting machine load hits both alike. A time is
   the wall time of one CLI invocation, fork to exit, measured by the harness (Python
-  `perf_counter`); the harness's own spawn cost (about 1 ms) is in both sides alike.
+  `perf_counter`); the harness's own spawn cost (about 1 ms) is in both sides alike. (hyperfine is
+  not used: it runs all of one command's runs before the other's.)
 - Each table gives min / median / max per engine and the ratio of medians, pier/docker (below 1 =
   pier is faster or smaller). "own CLI" rows compare `pier` → pierd with `docker` → dockerd; "docker
   CLI" rows drive both daemons with the same docker CLI, so only the daemons differ.
@@ -82,6 +84,8 @@ none of it remains and says so in the section.
 - A workload pier cannot do yet is reported as "not supported by pier yet (error: …)" with the
   error it gave — never a number — and docker's side is still measured. When no dockerd can be
   installed or started, pier is measured alone and the section says so.
+- Under `run --rm --network none`, a line gives each engine's networking cost: the median of `run`
+  minus the median with `--network none`, same client.
 - "previous" is the ratio the same row had in the newest section below that has one, to show
   run-to-run noise.
 
