@@ -293,6 +293,35 @@ pub fn dup_stdio(fds: &[OwnedFd; 3]) -> Result<()> {
     Ok(())
 }
 
+extern "C" fn exit_handler(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) };
+}
+
+/// Make the usual termination signals end the process. A pid namespace's init only receives
+/// signals it handles, so a created container (init still in the runtime's code, waiting on
+/// exec.fifo) would otherwise ignore `kill <id> TERM`. `execve` resets these handlers.
+pub fn exit_on_signals() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let act = SigAction::new(
+        SigHandler::Handler(exit_handler),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        // SAFETY: the handler only calls _exit.
+        unsafe { sigaction(sig, &act) }.ctx(|| format!("sigaction {sig}"))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,6 +196,23 @@ fn memory_limit_lifecycle_and_clean_delete() {
 }
 
 #[test]
+fn term_ends_a_created_container() {
+    if !is_root() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    assert!(b.create().status.success());
+    assert!(b.runc(&["kill", &b.id, "TERM"]).status.success());
+    for _ in 0..200 {
+        if b.state()["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(b.state()["status"], "stopped");
+}
+
+#[test]
 fn delete_of_created_container_kills_init() {
     if !is_root() {
         return;

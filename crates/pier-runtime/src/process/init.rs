@@ -97,6 +97,7 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
         mounts::finalize(&ctx.spec)?;
     }
     let exe = plan.apply()?;
+    crate::sys::exit_on_signals()?;
     ch.send(&Msg::Ready)?;
     // Block until `start` opens the fifo for reading.
     let fifo = std::fs::OpenOptions::new()
