@@ -64,7 +64,7 @@ enum Command {
     Import(image::import::Args),
     /// Return low-level information on Docker objects
     #[command(override_usage = "pier inspect [OPTIONS] NAME|ID [NAME|ID...]")]
-    Inspect(InspectArgs),
+    Inspect(system::inspect::Args),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -81,58 +81,6 @@ enum Command {
 enum SystemCommand {
     /// Display system-wide information
     Info(system::info::Args),
-}
-
-#[derive(clap::Args, Debug)]
-struct InspectArgs {
-    /// Format output using a custom template
-    #[arg(short, long)]
-    format: Option<String>,
-    /// Return JSON for specified type
-    #[arg(long = "type")]
-    kind: Option<String>,
-    /// Display total file sizes if the type is container
-    #[arg(short, long)]
-    size: bool,
-    #[arg(value_name = "NAME|ID", required = true)]
-    names: Vec<String>,
-}
-
-async fn inspect(ctx: &mut commands::Ctx, a: InspectArgs) -> error::Result<()> {
-    match a.kind.as_deref() {
-        None | Some("") | Some("image") => {}
-        Some(
-            t @ ("container" | "network" | "volume" | "node" | "service" | "task" | "secret"
-            | "config" | "plugin"),
-        ) => {
-            return Err(CliError::Usage(format!(
-                "pier inspect: --type {t} is not supported yet"
-            )));
-        }
-        Some(t) => {
-            return Err(CliError::Usage(format!(
-                "\"{t}\" is not a valid value for --type"
-            )))
-        }
-    }
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for name in &a.names {
-        match image::inspect::fetch_image(ctx, name, None).await {
-            Ok(raw) => found.push(raw),
-            Err(e @ (CliError::Connect(_) | CliError::Permission(..))) => return Err(e),
-            Err(e) if e.is_not_found() && a.kind.is_none() => {
-                errors.push(CliError::Usage(format!("Error: No such object: {name}")))
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    image::inspect::print(
-        a.format.as_deref(),
-        &found,
-        image::inspect::image_typed,
-        errors,
-    )
 }
 
 fn config_dir(flag: Option<&str>) -> std::path::PathBuf {
@@ -170,7 +118,7 @@ async fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Rmi(a) => image::remove::run(&mut ctx, a).await,
         Command::Tag(a) => image::tag::run(&mut ctx, a).await,
         Command::Import(a) => image::import::run(&mut ctx, a).await,
-        Command::Inspect(a) => inspect(&mut ctx, a).await,
+        Command::Inspect(a) => system::inspect::run(&mut ctx, a).await,
         Command::Image(c) => image::run(&mut ctx, c).await,
         Command::Version(a) => system::version::run(&mut ctx, a).await,
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => {

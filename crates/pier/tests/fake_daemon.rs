@@ -34,6 +34,7 @@ fn route(
             let created = chrono_now() - 7200;
             (200, json, vec![], format!(r#"[{{"Id":"sha256:65bc378d5b95d0f05fd8d07834c32a6ad0c0a44c120c8151bbfb67b6df8f37ca","ParentId":"","RepoTags":["busybox:latest","127.0.0.1:5000/library/busybox:1"],"RepoDigests":["busybox@sha256:156ad10e36cb79f4a0b410156416971ee31dc47998c602d5ec146a1fa900a6ee"],"Created":{created},"Size":4261550,"SharedSize":-1,"Labels":null,"Containers":-1}},{{"Id":"sha256:aaaa378d5b95d0f05fd8d07834c32a6ad0c0a44c120c8151bbfb67b6df8f37ca","ParentId":"","RepoTags":null,"RepoDigests":null,"Created":{},"Size":77800000,"SharedSize":-1,"Containers":-1}}]"#, created - 90))
         }
+        ("GET", "/v1.43/info") => (200, json, vec![], r#"{"Swarm":{"LocalNodeState":"inactive","ControlAvailable":false}}"#.into()),
         ("GET", "/v1.43/images/busybox/json") => (200, json, vec![], format!("{IMAGE_JSON}\n")),
         ("GET", p) if p.starts_with("/v1.43/images/") && p.ends_with("/json") => (404, json, vec![], r#"{"message":"No such image: nope:latest"}"#.into()),
         ("DELETE", "/v1.43/images/busybox") => (200, json, vec![], r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:65bc378d5b95d0f05fd8d07834c32a6ad0c0a44c120c8151bbfb67b6df8f37ca"}]"#.into()),

@@ -1,9 +1,9 @@
-//! `pier image inspect` and `pier inspect`: the daemon's raw JSON re-indented like docker's
-//! `json.Indent(..., "    ")` in one array, `-f json` compact, or a Go template per object. Template
-//! data is the raw JSON with docker's typed-struct zero values filled in for absent known fields (so
-//! `{{.Config.Entrypoint}}` prints `[]` as docker does) and missing keys an error (docker's fallback
-//! runs with `missingkey=error`). Errors: each failure on stderr after the output, exit 1; a bad
-//! template exits 64.
+//! `pier image inspect`, and the output half of every inspect command ([`print`]): the daemon's raw
+//! JSON re-indented like docker's `json.Indent(..., "    ")` in one array, `-f json` compact, or a Go
+//! template per object, run over docker's typed struct for that object first (Go field names, zero
+//! values for absent fields) and, when that fails, over the raw JSON with `missingkey=error`, as
+//! docker's inspector does. Errors: each failure on stderr after the output, exit 1; a bad template
+//! exits 64.
 
 use super::super::Ctx;
 use crate::client::p;
@@ -29,12 +29,14 @@ pub fn image_typed(raw: &Value) -> Value {
     crate::template::typed::typed(raw, &crate::template::typed::IMAGE_INSPECT)
 }
 
+/// How to build the typed view of an object; `None`: no typed model, the raw map (strict) only.
+pub type TypedFn = Option<fn(&Value) -> Value>;
+
 /// Print inspect results the way docker's `inspect.Inspect` does. `found` holds raw JSON objects in
-/// order; `errors` the failures, printed after.
+/// order, each with its typed view; `errors` the failures, printed after.
 pub fn print(
     format: Option<&str>,
-    found: &[Vec<u8>],
-    typed: fn(&Value) -> Value,
+    found: &[(Vec<u8>, TypedFn)],
     errors: Vec<CliError>,
 ) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -45,7 +47,7 @@ pub fn print(
                 stdout.write_all(b"[]\n")?;
             } else {
                 let mut joined = Vec::from(&b"["[..]);
-                for (i, r) in found.iter().enumerate() {
+                for (i, (r, _)) in found.iter().enumerate() {
                     if i > 0 {
                         joined.push(b',');
                     }
@@ -70,13 +72,16 @@ pub fn print(
             })?;
             let mut buf = String::new();
             let mut errors = errors;
-            for raw in found {
+            for (raw, typed) in found {
                 let raw = Value::from_json_bytes(raw)
                     .map_err(|e| CliError::Protocol(format!("unable to read inspect data: {e}")))?;
                 // docker: the typed struct first; on failure the raw map with missingkey=error.
-                let result = tmpl
-                    .execute(&typed(&raw))
-                    .or_else(|_| tmpl.execute_strict(&raw));
+                let result = match typed {
+                    Some(t) => tmpl
+                        .execute(&t(&raw))
+                        .or_else(|_| tmpl.execute_strict(&raw)),
+                    None => tmpl.execute_strict(&raw),
+                };
                 match result {
                     Ok(s) => {
                         buf.push_str(&s);
@@ -122,12 +127,12 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let mut errors = Vec::new();
     for name in &args.images {
         match fetch_image(ctx, name, args.platform.as_deref()).await {
-            Ok(raw) => found.push(raw),
+            Ok(raw) => found.push((raw, Some(image_typed as fn(&Value) -> Value))),
             Err(e @ (CliError::Connect(_) | CliError::Permission(..))) => return Err(e),
             Err(e) => errors.push(e),
         }
     }
-    print(args.format.as_deref(), &found, image_typed, errors)
+    print(args.format.as_deref(), &found, errors)
 }
 
 #[cfg(test)]

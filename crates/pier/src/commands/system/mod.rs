@@ -1,6 +1,7 @@
-//! `pier version`, `pier info` (and `pier system info`).
+//! `pier version`, `pier info` (and `pier system info`), `pier inspect` (any object kind).
 
 pub mod info;
+pub mod inspect;
 pub mod version;
 
 use crate::template::Value;
