@@ -122,19 +122,20 @@ def busybox_layer(out_dir):
     return gzip_tar_from_stream(buf, os.path.join(out_dir, "busybox.tar.gz"))
 
 
-def debian_mirror():
+def debian_mirror(apt_dir="/etc/apt"):
     """The first Debian mirror in the host's apt sources (deb822 or one-line format)."""
     files = []
-    if os.path.exists("/etc/apt/sources.list"):
-        files.append("/etc/apt/sources.list")
-    d = "/etc/apt/sources.list.d"
+    if os.path.exists(os.path.join(apt_dir, "sources.list")):
+        files.append(os.path.join(apt_dir, "sources.list"))
+    d = os.path.join(apt_dir, "sources.list.d")
     if os.path.isdir(d):
         files += [os.path.join(d, f) for f in sorted(os.listdir(d))
                   if f.endswith((".list", ".sources"))]
     candidates = []
     for path in files:
         try:
-            text = open(path).read()
+            with open(path) as fh:
+                text = fh.read()
         except OSError:
             continue
         if path.endswith(".sources"):
@@ -168,7 +169,8 @@ def debian_layer(cache_dir, scratch_dir):
     meta = os.path.join(cdir, "layer.json")
     tgz = os.path.join(cdir, "layer.tar.gz")
     if os.path.exists(meta) and os.path.exists(tgz):
-        m = json.load(open(meta))
+        with open(meta) as fh:
+            m = json.load(fh)
         if m.get("recipe") == RECIPE and m.get("size") == os.path.getsize(tgz):
             log(f"debian bookworm minbase layer from cache {cdir}")
             return Layer(tgz, m["digest"], m["diff_id"], m["size"], m["unpacked"]), m

@@ -237,7 +237,10 @@ def network_cost(run, nonet):
 def write(path, section):
     """The page header is rewritten from HEADER (so the method text follows the code); the new
     section goes right below it, the earlier ones after it unchanged."""
-    doc = open(path).read() if os.path.exists(path) else ""
+    doc = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            doc = f.read()
     rest = doc.split(MARKER, 1)[1] if MARKER in doc else ""
     doc = HEADER + "\n" + section + "\n" + rest.lstrip("\n")
     with open(path + ".tmp", "w") as f:
@@ -247,7 +250,8 @@ def write(path, section):
 
 def read_previous(path):
     try:
-        doc = open(path).read()
+        with open(path) as f:
+            doc = f.read()
     except OSError:
         return None
     if MARKER in doc:

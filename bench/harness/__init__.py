@@ -1,0 +1,1 @@
+"""pier's benchmark harness: see bench/README.md."""
