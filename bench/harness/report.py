@@ -31,6 +31,8 @@ bench/run pull run        # chosen workloads
 bench/run --list          # the workloads
 ```
 
+The first run on a machine also makes the debian image with debootstrap (a few minutes; cached).
+
 It builds pier (`cargo build --release --bins`), installs what is missing from Debian (`docker.io`
 for the reference dockerd + containerd + runc, `docker-registry`, `busybox-static`, `debootstrap`),
 then starts, each in its own directory under one work directory `$W` (`/var/tmp/pier-bench.<tag>`):
