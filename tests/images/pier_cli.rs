@@ -296,3 +296,45 @@ fn pier_errors_match_docker() {
         );
     }
 }
+
+/// Pull by digest, with shared layers, with `--platform`, quietly: pier prints what docker does.
+#[test]
+fn pier_pull_variants_match_docker() {
+    let Some(p) = pair() else { return };
+    let bb = fixtures::busybox(&p.reg);
+    let two = fixtures::schema2(&p.reg);
+    let idx = fixtures::multiarch(&p.reg, pier_testkit::Format::Oci);
+    let platform = format!("linux/{}", fixtures::other_arch());
+    let steps: Vec<Vec<String>> = vec![
+        vec!["pull".into(), bb.repo_digest()],
+        vec!["pull".into(), two.reference()],
+        vec![
+            "pull".into(),
+            "--platform".into(),
+            platform,
+            idx.reference(),
+        ],
+        vec!["pull".into(), "-q".into(), idx.reference()],
+    ];
+    for args in steps {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let d = docker(&p.dd, &args);
+        let r = pier(&p.dp, &args);
+        assert_eq!(r.code, d.code, "pier {args:?}:\n{r}\ndocker:\n{d}");
+        assert_eq!(
+            stable_pull_lines(&r.stdout),
+            stable_pull_lines(&d.stdout),
+            "pier {args:?}:\n{r}\ndocker:\n{d}"
+        );
+    }
+    let f = [
+        "images",
+        "--digests",
+        "--format",
+        "{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}",
+    ];
+    assert_eq!(
+        table_rows_sorted(&format!("\n{}", pier(&p.dp, &f).ok())),
+        table_rows_sorted(&format!("\n{}", docker(&p.dd, &f).ok()))
+    );
+}
