@@ -721,3 +721,18 @@ fn parse_size(s: &str) -> Result<i64, RuntimeError> {
     };
     Ok((n * mul) as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("67108864").unwrap(), 67108864);
+        assert_eq!(parse_size("50M").unwrap(), 50 * 1024 * 1024);
+        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512KiB").unwrap(), 512 * 1024);
+        assert_eq!(parse_size("-1").unwrap(), -1);
+        assert!(parse_size("12x").is_err());
+    }
+}
