@@ -1,0 +1,470 @@
+//! The embedded DNS server of user-defined networks (docker answers at 127.0.0.11 inside each
+//! container). A [`DnsTable`] (one per daemon, shared) holds the names registered per network:
+//! container names, network aliases, `--link` names. A [`Resolver`] is one container's view: the
+//! networks it is attached to, and the upstream servers (the host's `/etc/resolv.conf`).
+//! [`Resolver::handle`] answers A queries for registered names itself (TTL 600, as docker), answers
+//! other types for registered names with an empty NOERROR, and forwards every other query unchanged
+//! to the upstreams; with no upstream it answers NXDOMAIN, when all upstreams fail SERVFAIL.
+//!
+//! Forwarding sockets are created by the task running the resolver, i.e. in pierd's (the host's)
+//! namespace, so host-loopback resolvers such as systemd-resolved's 127.0.0.53 work too.
+//! [`listen_in_netns`] binds 127.0.0.11:53 inside a container namespace (a socket created after
+//! `setns` on a namespace thread) and serves it on the caller's tokio runtime.
+//!
+//! Messages are parsed by a small hand parser (header + one question), not hickory-proto: the
+//! server only needs the question of a query and builds A answers; forwarded traffic is relayed
+//! byte for byte, so a full DNS library would be weight without use.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::error::{io_err, NetError, Result};
+use crate::netns::Netns;
+
+const TYPE_A: u16 = 1;
+const TYPE_ANY: u16 = 255;
+const CLASS_IN: u16 = 1;
+const RCODE_SERVFAIL: u8 = 2;
+const RCODE_NXDOMAIN: u8 = 3;
+const TTL: u32 = 600;
+
+/// Names registered per network. Names are case-insensitive; a name may map to several addresses.
+#[derive(Debug, Default)]
+pub struct DnsTable {
+    inner: RwLock<HashMap<String, HashMap<String, Vec<Ipv4Addr>>>>,
+}
+
+fn norm(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl DnsTable {
+    pub fn new() -> Arc<DnsTable> {
+        Arc::new(DnsTable::default())
+    }
+
+    /// Registers `name` → `ip` on `network` (idempotent).
+    pub fn add(&self, network: &str, name: &str, ip: Ipv4Addr) {
+        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let ips = g
+            .entry(network.to_string())
+            .or_default()
+            .entry(norm(name))
+            .or_default();
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+
+    /// Removes one registration.
+    pub fn remove(&self, network: &str, name: &str, ip: Ipv4Addr) {
+        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(names) = g.get_mut(network) {
+            if let Some(ips) = names.get_mut(&norm(name)) {
+                ips.retain(|i| *i != ip);
+                if ips.is_empty() {
+                    names.remove(&norm(name));
+                }
+            }
+        }
+    }
+
+    /// Removes every name of `ip` on `network` (a container leaving it).
+    pub fn remove_ip(&self, network: &str, ip: Ipv4Addr) {
+        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(names) = g.get_mut(network) {
+            names.retain(|_, ips| {
+                ips.retain(|i| *i != ip);
+                !ips.is_empty()
+            });
+        }
+    }
+
+    /// Drops a whole network.
+    pub fn remove_network(&self, network: &str) {
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(network);
+    }
+
+    /// Addresses of `name` on any of `networks` (in network order, no duplicates).
+    pub fn lookup(&self, networks: &[String], name: &str) -> Vec<Ipv4Addr> {
+        let g = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let key = norm(name);
+        let mut out = Vec::new();
+        for n in networks {
+            for ip in g.get(n).and_then(|m| m.get(&key)).into_iter().flatten() {
+                if !out.contains(ip) {
+                    out.push(*ip);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Upstream servers from resolv.conf text (`nameserver` lines, port 53).
+pub fn upstreams_from_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next()? == "nameserver").then_some(())?;
+            let ip: std::net::IpAddr = it.next()?.split('%').next()?.parse().ok()?;
+            Some(SocketAddr::new(ip, 53))
+        })
+        .collect()
+}
+
+/// The host's upstream resolvers, from `/etc/resolv.conf` (empty if unreadable).
+pub fn host_upstreams() -> Vec<SocketAddr> {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .map(|t| upstreams_from_resolv_conf(&t))
+        .unwrap_or_default()
+}
+
+/// A parsed query: id, flags, the question's name and type, and where the question ends.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Question {
+    pub id: u16,
+    pub flags: u16,
+    pub name: String,
+    pub qtype: u16,
+    pub qclass: u16,
+    /// Byte offset just past the question section.
+    pub end: usize,
+}
+
+/// Parses the header and first question of a DNS message.
+pub fn parse_question(msg: &[u8]) -> Result<Question> {
+    let bad = |why: &str| NetError::Dns(format!("malformed query: {why}"));
+    if msg.len() < 12 {
+        return Err(bad("short header"));
+    }
+    let id = u16::from_be_bytes([msg[0], msg[1]]);
+    let flags = u16::from_be_bytes([msg[2], msg[3]]);
+    let qdcount = u16::from_be_bytes([msg[4], msg[5]]);
+    if qdcount != 1 {
+        return Err(bad("qdcount != 1"));
+    }
+    let mut pos = 12;
+    let mut labels: Vec<String> = Vec::new();
+    loop {
+        let len = *msg.get(pos).ok_or_else(|| bad("name runs past the end"))? as usize;
+        pos += 1;
+        if len == 0 {
+            break;
+        }
+        if len & 0xC0 != 0 {
+            return Err(bad("compressed name in question"));
+        }
+        let label = msg
+            .get(pos..pos + len)
+            .ok_or_else(|| bad("label runs past the end"))?;
+        labels.push(String::from_utf8_lossy(label).into_owned());
+        pos += len;
+    }
+    let tail = msg.get(pos..pos + 4).ok_or_else(|| bad("no type/class"))?;
+    Ok(Question {
+        id,
+        flags,
+        name: labels.join("."),
+        qtype: u16::from_be_bytes([tail[0], tail[1]]),
+        qclass: u16::from_be_bytes([tail[2], tail[3]]),
+        end: pos + 4,
+    })
+}
+
+/// Builds a response to `query` (whose question is `q`) with `answers` as A records.
+pub fn build_response(query: &[u8], q: &Question, rcode: u8, answers: &[Ipv4Addr]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(q.end + answers.len() * 16);
+    out.extend_from_slice(&q.id.to_be_bytes());
+    // QR=1, opcode and RD copied, RA=1, rcode.
+    let flags = 0x8000 | (q.flags & 0x7900) | 0x0080 | u16::from(rcode & 0x0F);
+    out.extend_from_slice(&flags.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&query[12..q.end]);
+    for ip in answers {
+        out.extend_from_slice(&[0xC0, 0x0C]); // pointer to the question's name
+        out.extend_from_slice(&TYPE_A.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        out.extend_from_slice(&TTL.to_be_bytes());
+        out.extend_from_slice(&4u16.to_be_bytes());
+        out.extend_from_slice(&ip.octets());
+    }
+    out
+}
+
+/// One container's resolver (see the module doc).
+#[derive(Debug)]
+pub struct Resolver {
+    table: Arc<DnsTable>,
+    networks: RwLock<Vec<String>>,
+    upstreams: Vec<SocketAddr>,
+    timeout: Duration,
+}
+
+impl Resolver {
+    pub fn new(
+        table: Arc<DnsTable>,
+        networks: Vec<String>,
+        upstreams: Vec<SocketAddr>,
+    ) -> Resolver {
+        Resolver {
+            table,
+            networks: RwLock::new(networks),
+            upstreams,
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Per-upstream timeout for forwarded queries (default 2 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Resolver {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Replaces the networks this container resolves on (`network connect/disconnect`).
+    pub fn set_networks(&self, networks: Vec<String>) {
+        *self.networks.write().unwrap_or_else(|e| e.into_inner()) = networks;
+    }
+
+    /// The answer from the registered names, or `None` when the query must be forwarded.
+    pub fn answer_locally(&self, query: &[u8]) -> Result<Option<Vec<u8>>> {
+        let q = parse_question(query)?;
+        let opcode = (q.flags >> 11) & 0xF;
+        if opcode != 0 || q.qclass != CLASS_IN {
+            return Ok(None);
+        }
+        let networks = self
+            .networks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let ips = self.table.lookup(&networks, &q.name);
+        if ips.is_empty() {
+            return Ok(None);
+        }
+        let answers = if q.qtype == TYPE_A || q.qtype == TYPE_ANY {
+            ips
+        } else {
+            Vec::new()
+        };
+        Ok(Some(build_response(query, &q, 0, &answers)))
+    }
+
+    /// Answers or forwards one query; `None` only for a message that is not a parseable query.
+    pub async fn handle(&self, query: &[u8]) -> Option<Vec<u8>> {
+        let q = parse_question(query).ok()?;
+        if q.flags & 0x8000 != 0 {
+            return None; // a response, not a query
+        }
+        if let Ok(Some(resp)) = self.answer_locally(query) {
+            return Some(resp);
+        }
+        if self.upstreams.is_empty() {
+            return Some(build_response(query, &q, RCODE_NXDOMAIN, &[]));
+        }
+        for up in &self.upstreams {
+            match self.forward(*up, query, q.id).await {
+                Ok(resp) => return Some(resp),
+                Err(e) => tracing::debug!("dns forward to {up}: {e}"),
+            }
+        }
+        Some(build_response(query, &q, RCODE_SERVFAIL, &[]))
+    }
+
+    async fn forward(&self, upstream: SocketAddr, query: &[u8], id: u16) -> Result<Vec<u8>> {
+        let bind: SocketAddr = if upstream.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .expect("literal");
+        let sock = tokio::net::UdpSocket::bind(bind)
+            .await
+            .map_err(io_err("dns forward socket"))?;
+        sock.connect(upstream)
+            .await
+            .map_err(io_err(format!("connect {upstream}")))?;
+        sock.send(query)
+            .await
+            .map_err(io_err(format!("send to {upstream}")))?;
+        let mut buf = vec![0u8; 65535];
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let n = tokio::time::timeout_at(deadline, sock.recv(&mut buf))
+                .await
+                .map_err(|_| NetError::Dns(format!("{upstream}: timeout")))?
+                .map_err(io_err(format!("recv from {upstream}")))?;
+            if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+        }
+    }
+}
+
+/// Serves queries on `sock` until it errors; each query is handled on its own task.
+pub async fn serve(sock: tokio::net::UdpSocket, resolver: Arc<Resolver>) -> Result<()> {
+    let sock = Arc::new(sock);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, peer) = sock.recv_from(&mut buf).await.map_err(io_err("dns recv"))?;
+        let query = buf[..n].to_vec();
+        let (sock, resolver) = (sock.clone(), resolver.clone());
+        tokio::spawn(async move {
+            if let Some(resp) = resolver.handle(&query).await {
+                let _ = sock.send_to(&resp, peer).await;
+            }
+        });
+    }
+}
+
+/// The address docker's embedded DNS answers on.
+pub const EMBEDDED_DNS: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    Ipv4Addr::new(127, 0, 0, 11),
+    53,
+));
+
+/// Binds `addr` (normally [`EMBEDDED_DNS`]) inside `netns` and serves `resolver` there on the
+/// current tokio runtime. `lo` must be up in the namespace ([`crate::setup_loopback`] or
+/// [`crate::attach`] do it). Abort the returned task to stop serving.
+pub fn listen_in_netns(
+    netns: &Netns,
+    addr: SocketAddr,
+    resolver: Arc<Resolver>,
+) -> Result<tokio::task::JoinHandle<Result<()>>> {
+    let std_sock = netns.bind_udp(addr)?;
+    std_sock
+        .set_nonblocking(true)
+        .map_err(io_err("dns socket nonblocking"))?;
+    let sock = tokio::net::UdpSocket::from_std(std_sock).map_err(io_err("dns socket"))?;
+    Ok(tokio::spawn(serve(sock, resolver)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query for `name` of type `qtype`, with an EDNS OPT record as dig/glibc may send.
+    pub(crate) fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(&0x0100u16.to_be_bytes()); // RD
+        m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        for l in name.split('.').filter(|l| !l.is_empty()) {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.push(0);
+        m.extend_from_slice(&qtype.to_be_bytes());
+        m.extend_from_slice(&CLASS_IN.to_be_bytes());
+        m
+    }
+
+    fn answers(resp: &[u8]) -> (u8, Vec<Ipv4Addr>) {
+        let q = parse_question(resp).unwrap();
+        let rcode = (q.flags & 0xF) as u8;
+        let an = u16::from_be_bytes([resp[6], resp[7]]) as usize;
+        let mut pos = q.end;
+        let mut ips = Vec::new();
+        for _ in 0..an {
+            assert_eq!(&resp[pos..pos + 2], &[0xC0, 0x0C]);
+            let rdlen = u16::from_be_bytes([resp[pos + 10], resp[pos + 11]]) as usize;
+            assert_eq!(rdlen, 4);
+            let b = &resp[pos + 12..pos + 16];
+            ips.push(Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+            pos += 12 + rdlen;
+        }
+        assert_eq!(pos, resp.len());
+        (rcode, ips)
+    }
+
+    fn table() -> Arc<DnsTable> {
+        let t = DnsTable::new();
+        t.add("net1", "web", "10.213.9.2".parse().unwrap());
+        t.add("net1", "alias-web", "10.213.9.2".parse().unwrap());
+        t.add("net2", "db", "10.213.10.2".parse().unwrap());
+        t
+    }
+
+    #[tokio::test]
+    async fn registered_name_gets_a_record() {
+        let r = Resolver::new(table(), vec!["net1".into()], vec![]);
+        let resp = r.handle(&query(0x1234, "WEB.", TYPE_A)).await.unwrap();
+        assert_eq!(&resp[..2], &[0x12, 0x34]);
+        assert_eq!(resp[2] & 0x80, 0x80, "QR bit");
+        assert_eq!(answers(&resp), (0, vec!["10.213.9.2".parse().unwrap()]));
+        let resp = r.handle(&query(7, "alias-web", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp).1.len(), 1);
+        // AAAA for a known name: NOERROR, no answers (no IPv6 on pier networks)
+        let resp = r.handle(&query(8, "web", 28)).await.unwrap();
+        assert_eq!(answers(&resp), (0, vec![]));
+    }
+
+    #[tokio::test]
+    async fn other_networks_names_are_not_visible_and_unknown_is_nxdomain() {
+        let t = table();
+        let r = Resolver::new(t.clone(), vec!["net1".into()], vec![]);
+        let resp = r.handle(&query(9, "db", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp), (RCODE_NXDOMAIN, vec![]));
+        r.set_networks(vec!["net1".into(), "net2".into()]);
+        let resp = r.handle(&query(10, "db", TYPE_A)).await.unwrap();
+        assert_eq!(
+            answers(&resp).1,
+            vec!["10.213.10.2".parse::<Ipv4Addr>().unwrap()]
+        );
+        t.remove_ip("net2", "10.213.10.2".parse().unwrap());
+        let resp = r.handle(&query(11, "db", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp).0, RCODE_NXDOMAIN);
+    }
+
+    #[tokio::test]
+    async fn unknown_names_are_forwarded_to_upstream() {
+        // a fake upstream on loopback that answers everything with 10.213.99.99
+        let up = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let up_addr = up.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let (n, peer) = up.recv_from(&mut buf).await.unwrap();
+            let q = parse_question(&buf[..n]).unwrap();
+            assert_eq!(q.name, "example.org");
+            let resp = build_response(&buf[..n], &q, 0, &["10.213.99.99".parse().unwrap()]);
+            up.send_to(&resp, peer).await.unwrap();
+        });
+        let r = Resolver::new(table(), vec!["net1".into()], vec![up_addr]);
+        let resp = r.handle(&query(42, "example.org", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp), (0, vec!["10.213.99.99".parse().unwrap()]));
+        server.await.unwrap();
+        // an upstream that never answers → SERVFAIL after the timeout
+        let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let r = Resolver::new(table(), vec![], vec![dead.local_addr().unwrap()])
+            .with_timeout(Duration::from_millis(100));
+        let resp = r.handle(&query(43, "example.org", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp).0, RCODE_SERVFAIL);
+    }
+
+    #[test]
+    fn parser_rejects_garbage_and_reads_resolv_conf() {
+        assert!(parse_question(&[0; 5]).is_err());
+        let mut q = query(1, "a.b", TYPE_A);
+        q.truncate(q.len() - 3);
+        assert!(parse_question(&q).is_err());
+        let ups = upstreams_from_resolv_conf(
+            "# c\nnameserver 10.255.255.53\nsearch x\nnameserver fe80::1%eth0\n",
+        );
+        assert_eq!(
+            ups,
+            vec![
+                "10.255.255.53:53".parse().unwrap(),
+                "[fe80::1]:53".parse().unwrap()
+            ]
+        );
+    }
+}
