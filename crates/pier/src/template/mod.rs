@@ -28,6 +28,8 @@ pub enum TemplateError {
 #[derive(Debug, Clone)]
 pub struct Template {
     nodes: Vec<parse::Node>,
+    /// Go's template name, shown in errors (`template: version:1:2: executing "version" ...`).
+    name: String,
 }
 
 impl Template {
@@ -37,12 +39,30 @@ impl Template {
             TemplateError::Parse(m) => TemplateError::Parse(line_only(&m)),
             other => other,
         })?;
-        Ok(Template { nodes })
+        Ok(Template {
+            nodes,
+            name: String::new(),
+        })
+    }
+
+    /// Parse a template that has a name (docker names a few, e.g. `version`).
+    pub fn parse_named(name: &str, src: &str) -> Result<Template, TemplateError> {
+        let mut t = Template::parse(src).map_err(|e| rename(e, name))?;
+        t.name = name.to_string();
+        Ok(t)
+    }
+
+    fn named<T>(&self, r: Result<T, TemplateError>) -> Result<T, TemplateError> {
+        if self.name.is_empty() {
+            r
+        } else {
+            r.map_err(|e| rename(e, &self.name))
+        }
     }
 
     pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
-        exec::Exec::new(&mut out, data, false).run(&self.nodes, data)?;
+        self.named(exec::Exec::new(&mut out, data, false).run(&self.nodes, data))?;
         Ok(out)
     }
 
@@ -60,6 +80,17 @@ impl Template {
         let mut out = String::new();
         exec::Exec::new(&mut out, data, true).run(&self.nodes, data)?;
         Ok(out)
+    }
+}
+
+fn rename(e: TemplateError, name: &str) -> TemplateError {
+    let fix = |m: String| {
+        m.replacen("template: :", &format!("template: {name}:"), 1)
+            .replacen("executing \"\"", &format!("executing \"{name}\""), 1)
+    };
+    match e {
+        TemplateError::Parse(m) => TemplateError::Parse(fix(m)),
+        TemplateError::Exec(m) => TemplateError::Exec(fix(m)),
     }
 }
 

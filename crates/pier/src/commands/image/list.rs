@@ -267,7 +267,7 @@ pub async fn run(ctx: &mut Ctx, args: Args, called_as_images: bool) -> Result<()
             ]
             .contains(&n.as_str())
         {
-            eprintln!("\nNo images found matching {n:?}: did you mean \"docker image {n}\"?");
+            eprintln!("\nNo images found matching {n:?}: did you mean \"pier image {n}\"?");
         }
     }
     Ok(())

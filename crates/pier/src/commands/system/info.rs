@@ -6,6 +6,7 @@
 use super::super::Ctx;
 use crate::error::{CliError, Result};
 use crate::format::units::bytes_size;
+use crate::template::typed::{Field, Kind, StructType};
 use crate::template::{Template, Value};
 use std::fmt::Write as _;
 use std::io::Write;
@@ -239,6 +240,52 @@ pub fn server_text(info: &Value, warnings_out: &mut Vec<String>) -> String {
     o
 }
 
+/// docker's `dockerInfo` (an embedded `system.Info` plus client parts): the daemon's keys, with the
+/// Go names of the fields whose JSON key differs.
+static DOCKER_INFO: StructType = StructType {
+    name: "system.dockerInfo",
+    fields: &[
+        Field {
+            name: "HTTPProxy",
+            json: "HttpProxy",
+            omitempty: false,
+            kind: Kind::Str,
+        },
+        Field {
+            name: "HTTPSProxy",
+            json: "HttpsProxy",
+            omitempty: false,
+            kind: Kind::Str,
+        },
+    ],
+    groups: &[],
+    marshal_as_map: false,
+};
+
+static CLIENT_INFO: StructType = StructType {
+    name: "*system.clientInfo",
+    fields: &[Field {
+        name: "APIVersion",
+        json: "ApiVersion",
+        omitempty: true,
+        kind: Kind::Str,
+    }],
+    groups: &[],
+    marshal_as_map: false,
+};
+
+/// A struct view of raw JSON keeping every key, renamed to its Go field name where they differ.
+fn go_names(fields: Vec<(String, Value)>, ty: &'static StructType) -> Value {
+    let renamed = fields
+        .into_iter()
+        .map(|(k, v)| match ty.fields.iter().find(|f| f.json == k) {
+            Some(f) => (f.name.to_string(), v),
+            None => (k, v),
+        })
+        .collect();
+    Value::Struct(ty, renamed)
+}
+
 fn client_text(debug: bool) -> String {
     format!(
         "Client: Pier\n Version:    {}\n Context:    default\n Debug Mode: {debug}\n",
@@ -299,13 +346,15 @@ pub async fn run(ctx: &mut Ctx, args: Args, debug: bool) -> Result<()> {
             client.extend(super::client_version(""));
             client.push(("Plugins".into(), Value::List(vec![])));
             client.push(("Warnings".into(), Value::Nil));
-            fields.push(("ClientInfo".into(), Value::Map(client)));
-            let text = tmpl
-                .execute(&Value::Map(fields))
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            stdout.write_all(text.as_bytes())?;
+            fields.push(("ClientInfo".into(), Value::Struct(&CLIENT_INFO, client)));
+            // docker runs the template over its typed dockerInfo only (no raw fallback).
+            let data = go_names(fields, &DOCKER_INFO);
+            let result = tmpl.execute(&data);
+            stdout.write_all(result.as_deref().unwrap_or("").as_bytes())?;
             stdout.write_all(b"\n")?;
-            Ok(())
+            result
+                .map(|_| ())
+                .map_err(|e| CliError::Usage(e.to_string()))
         }
     }
 }
@@ -313,6 +362,28 @@ pub async fn run(ctx: &mut Ctx, args: Args, debug: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_uses_go_names_and_fails_on_unknown_fields() {
+        let raw =
+            Value::from_json_bytes(br#"{"ID":"x","HttpProxy":"http://p","Images":2}"#).unwrap();
+        let Value::Map(m) = raw else { panic!() };
+        let v = go_names(m, &DOCKER_INFO);
+        let t = Template::parse("{{.HTTPProxy}} {{.Images}} {{json .}}").unwrap();
+        assert_eq!(
+            t.execute(&v).unwrap(),
+            r#"http://p 2 {"ID":"x","HttpProxy":"http://p","Images":2}"#
+        );
+        let e = Template::parse("{{.Nope}}")
+            .unwrap()
+            .execute(&v)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("can't evaluate field Nope in type system.dockerInfo"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn server_section_layout() {

@@ -157,17 +157,19 @@ pub fn server_value(mut v: Value) -> Value {
     v
 }
 
+/// The text to print and, when the template failed while executing, the error to report after it
+/// (docker still prints the newline).
 pub fn render(
     format: Option<&str>,
     client: Vec<(String, Value)>,
     server: Option<Value>,
-) -> std::result::Result<String, CliError> {
+) -> std::result::Result<(String, Option<CliError>), CliError> {
     let src = match format {
         None | Some("") => TEMPLATE,
         Some("json") => "{{json .}}",
         Some(f) => f,
     };
-    let tmpl = Template::parse(src).map_err(|e| CliError::Flag {
+    let tmpl = Template::parse_named("version", src).map_err(|e| CliError::Flag {
         message: format!("template parsing error: {e}"),
         code: 64,
     })?;
@@ -176,13 +178,14 @@ pub fn render(
         ("Server".into(), server.unwrap_or(Value::Nil)),
     ]);
     let data = typed(&raw, &VERSION_INFO);
-    let text = tmpl
-        .execute(&data)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let (text, err) = match tmpl.execute(&data) {
+        Ok(t) => (t, None),
+        Err(e) => (String::new(), Some(CliError::Usage(e.to_string()))),
+    };
     let mut tw = TabWriter::new(20, 1);
     tw.write_str(&text);
     tw.write_str("\n");
-    Ok(String::from_utf8_lossy(&tw.finish()).into_owned())
+    Ok((String::from_utf8_lossy(&tw.finish()).into_owned(), err))
 }
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
@@ -196,13 +199,13 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         ),
         Err(e) => (None, Some(e)),
     };
-    let out = render(
+    let (out, tmpl_err) = render(
         args.format.as_deref(),
         client_version(&ctx.client.version),
         server,
     )?;
     std::io::stdout().lock().write_all(out.as_bytes())?;
-    match err {
+    match err.or(tmpl_err) {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -216,7 +219,8 @@ mod tests {
     fn layout_matches_docker() {
         let raw = br#"{"Platform":{"Name":""},"Components":[{"Name":"Engine","Version":"20.10.24+dfsg1","Details":{"ApiVersion":"1.41","Arch":"amd64","BuildTime":"2026-05-07T21:09:36.000000000+00:00","Experimental":"false","GitCommit":"5d6db84","GoVersion":"go1.19.8","KernelVersion":"6.18.0","MinAPIVersion":"1.12","Os":"linux"}},{"Name":"containerd","Version":"1.6.20~ds1","Details":{"GitCommit":"1.6.20~ds1-1+deb12u3"}},{"Name":"docker-init","Version":"0.19.0","Details":{"GitCommit":""}}],"Version":"20.10.24+dfsg1","ApiVersion":"1.41"}"#;
         let server = server_value(Value::from_json_bytes(raw).unwrap());
-        let out = render(None, client_version("1.41"), Some(server)).unwrap();
+        let (out, err) = render(None, client_version("1.41"), Some(server)).unwrap();
+        assert!(err.is_none());
         let want = "Client: Pier
  Version:           0.1.0
  API version:       1.41 (downgraded from 1.50)
@@ -253,15 +257,23 @@ Server:
             client_version("1.50"),
             Some(server.clone()),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(out, "1.50 1.50\n");
         let out = render(
             Some("{{json .Server.Platform}}"),
             client_version("1.50"),
             Some(server),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(out, "{\"Name\":\"\"}\n");
+        let (out, err) = render(Some("{{.Nope}}"), client_version("1.50"), None).unwrap();
+        assert_eq!(out, "\n");
+        assert_eq!(
+            err.unwrap().to_string(),
+            "template: version:1:2: executing \"version\" at <.Nope>: can't evaluate field Nope in type system.versionInfo"
+        );
     }
 
     #[test]
