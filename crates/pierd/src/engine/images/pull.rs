@@ -121,7 +121,7 @@ impl Engine {
                 .pull_layers(r, &resolved, &config, &chains, &req.auth, out)
                 .await;
             let _g = self.image_lock.lock().await;
-            match result {
+            let recorded = match result {
                 Ok(layers) => {
                     let e = self.clone();
                     let (r, resolved) = (r.clone(), resolved.clone());
@@ -142,15 +142,20 @@ impl Engine {
                         e.put_blob(&config_bytes, &resolved.config.digest)?;
                         e.record_names(&r, &resolved, Some(&new))
                     })
-                    .await?
+                    .await
                 }
+                Err(err) => Err(err),
+            };
+            match recorded {
+                Ok(changed) => changed,
                 Err(err) => {
                     let e = self.clone();
-                    let touched: Vec<(Digest, Digest)> = chains
+                    let mut touched: Vec<(Digest, Option<Digest>)> = chains
                         .iter()
                         .cloned()
-                        .zip(resolved.layers.iter().map(|l| l.digest.clone()))
+                        .zip(resolved.layers.iter().map(|l| Some(l.digest.clone())))
                         .collect();
+                    touched.push((resolved.config.digest.clone(), None));
                     if let Err(c) = blocking(move || e.drop_unused(&touched)).await {
                         tracing::warn!(error = %c, "cleaning up after a failed pull");
                     }
@@ -241,14 +246,29 @@ impl Engine {
         Ok(changed.first().copied().unwrap_or(false))
     }
 
-    /// Removes the layers and layer blobs of `touched` (chain, blob) that no image uses.
-    fn drop_unused(&self, touched: &[(Digest, Digest)]) -> Result<()> {
-        for (chain, blob) in touched {
-            if self.store.chain_users(chain.as_str())? == 0 && self.snapshots.has_layer(chain) {
-                self.snapshots.remove_layer(chain)?;
-            }
-            if self.store.blob_users(blob.as_str())? == 0 && self.content.exists(blob) {
-                self.content.delete(blob)?;
+    /// Removes what a failed pull wrote that no image uses: for each (chain, blob) the unpacked
+    /// layer and the blob; a config blob comes as (config digest, None) and is removed unless
+    /// an image has that ID.
+    fn drop_unused(&self, touched: &[(Digest, Option<Digest>)]) -> Result<()> {
+        for (chain_or_config, blob) in touched {
+            match blob {
+                Some(blob) => {
+                    let chain = chain_or_config;
+                    if self.store.chain_users(chain.as_str())? == 0
+                        && self.snapshots.has_layer(chain)
+                    {
+                        self.snapshots.remove_layer(chain)?;
+                    }
+                    if self.store.blob_users(blob.as_str())? == 0 && self.content.exists(blob) {
+                        self.content.delete(blob)?;
+                    }
+                }
+                None => {
+                    let config = chain_or_config;
+                    if self.store.image(config.as_str())?.is_none() && self.content.exists(config) {
+                        self.content.delete(config)?;
+                    }
+                }
             }
         }
         Ok(())
