@@ -1,6 +1,7 @@
 //! The OCI runtime behind the shim, one trait with two implementations:
 //! [`Library`] — pier-runtime in-process (the fast path: no exec of a runtime binary; the
-//! container's processes are forked from the shim, see [`crate::stdio::in_child_context`]) — and
+//! container's processes are forked from the shim with our pipes as their stdio, see
+//! [`crate::stdio::in_child_context`]) — and
 //! [`Binary`] — a runc-compatible binary (`BIN --root R --log F --log-format json create
 //! --bundle B --pid-file P [--console-socket S] ID`, `start`, `kill [--all] ID SIG`, `pause`,
 //! `resume`, `exec -d --process J --pid-file P [--console-socket S] ID`, `delete ID`), whose
@@ -54,8 +55,6 @@ pub struct Target {
 /// pier-runtime, in-process.
 pub struct Library {
     pub target: Target,
-    /// /dev/null, put back on 0/1/2 after each fork.
-    pub null: OwnedFd,
 }
 
 fn console_pair(tty: bool) -> Result<(Option<UnixStream>, Option<OwnedFd>)> {
@@ -85,17 +84,17 @@ impl Runtime for Library {
     fn create(&self, stdio: ChildStdio, tty: bool) -> Result<(i32, Option<File>)> {
         let t = &self.target;
         let (ours, theirs) = console_pair(tty)?;
-        let st = in_child_context(&stdio, &self.null, || {
+        let st = in_child_context(|| {
             container::create(container::CreateOptions {
                 root: t.root.clone(),
                 id: t.id.clone(),
                 bundle: t.bundle.clone(),
                 console: theirs,
+                stdio: Some([stdio.stdin, stdio.stdout, stdio.stderr]),
                 subreaper: true,
                 ..Default::default()
             })
-        })??;
-        drop(stdio);
+        })?;
         match receive_master(ours) {
             Ok(m) => Ok((st.pid, m)),
             Err(e) => {
@@ -136,17 +135,17 @@ impl Runtime for Library {
         let t = &self.target;
         let tty = process.terminal() == Some(true);
         let (ours, theirs) = console_pair(tty)?;
-        let pid = in_child_context(&stdio, &self.null, || {
+        let pid = in_child_context(|| {
             container::exec(container::ExecOptions {
                 root: t.root.clone(),
                 id: t.id.clone(),
                 process: process.clone(),
                 console: theirs,
+                stdio: Some([stdio.stdin, stdio.stdout, stdio.stderr]),
                 subreaper: true,
                 ..Default::default()
             })
-        })??;
-        drop(stdio);
+        })?;
         match receive_master(ours) {
             Ok(m) => Ok((pid, m)),
             Err(e) => {

@@ -229,10 +229,7 @@ impl Shim {
                 bin: bin.clone(),
                 target,
             }),
-            None => Box::new(Library {
-                target,
-                null: stdio::dev_null().map_err(fail)?,
-            }),
+            None => Box::new(Library { target }),
         };
         let (mut io, child) = Stdio::new(args.tty, args.stdin).map_err(fail)?;
         let (pid, master) = runtime.create(child, args.tty).map_err(fail)?;

@@ -2,10 +2,10 @@
 //! /dev/null) or a pty master received over a console socket. [`Stdio::new`] returns our ends
 //! and the ends the container process gets ([`ChildStdio`]).
 //!
-//! The in-process runtime forks the container's processes from the shim, so they inherit the
-//! shim's fds 0/1/2, signal mask and signal dispositions: [`in_child_context`] puts the child's
-//! ends on 0/1/2, unblocks every signal and restores SIGPIPE to its default for the duration of
-//! a call, and puts /dev/null and the shim's own settings back afterwards (the shim is single
+//! The in-process runtime forks the container's processes from the shim (it puts the child's
+//! ends on their 0/1/2 itself), so they inherit the shim's signal mask and dispositions:
+//! [`in_child_context`] unblocks every signal and restores SIGPIPE to its default for the
+//! duration of a call and puts the shim's own settings back afterwards (the shim is single
 //! threaded, so nothing else sees the switch).
 
 use crate::error::{Context, Result};
@@ -102,7 +102,7 @@ pub fn set_nonblocking(fd: impl AsFd) -> Result<()> {
     Ok(())
 }
 
-/// Put `fd` on 0, 1 and 2.
+/// Put `fds` on 0, 1 and 2.
 pub fn stdio_to(fds: [&OwnedFd; 3]) -> Result<()> {
     nix::unistd::dup2_stdin(fds[0]).ctx(|| "dup2 stdin".into())?;
     nix::unistd::dup2_stdout(fds[1]).ctx(|| "dup2 stdout".into())?;
@@ -123,15 +123,14 @@ fn set_sigpipe(h: SigHandler) {
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, h) };
 }
 
-/// Run `f` with `child` on 0/1/2, no blocked signals and SIGPIPE at its default, as the
-/// container's processes must start; restore /dev/null and the shim's settings afterwards.
-pub fn in_child_context<R>(child: &ChildStdio, null: &OwnedFd, f: impl FnOnce() -> R) -> Result<R> {
-    stdio_to([&child.stdin, &child.stdout, &child.stderr])?;
+/// Run `f` with no blocked signals and SIGPIPE at its default, as the container's processes
+/// must start (they are forked inside `f` and keep both across `execve`); restore the shim's
+/// settings afterwards.
+pub fn in_child_context<R>(f: impl FnOnce() -> R) -> R {
     set_sigpipe(SigHandler::SigDfl);
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let r = f();
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&shim_sigmask()), None);
     set_sigpipe(SigHandler::SigIgn);
-    stdio_to([null, null, null])?;
-    Ok(r)
+    r
 }

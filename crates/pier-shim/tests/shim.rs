@@ -573,3 +573,58 @@ fn oom_kill_is_reported() {
     assert_eq!(g.wait()["oom_killed"], false);
     g.delete_and_check();
 }
+
+/// Whether a /proc/<pid>/status text shows SIGPIPE ignored.
+fn sigpipe_ignored(status: &str) -> bool {
+    let line = status.lines().find(|l| l.starts_with("SigIgn:")).unwrap();
+    let mask = u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    mask & (1 << (libc_sigpipe() - 1)) != 0
+}
+
+fn libc_sigpipe() -> u32 {
+    nix::sys::signal::Signal::SIGPIPE as u32
+}
+
+/// The shim blocks SIGCHLD and ignores SIGPIPE; its container's processes must not inherit that
+/// (other dispositions pass through from whoever started the shim, as across any exec).
+#[test]
+fn processes_start_with_default_signal_state() {
+    if !can_run() {
+        return;
+    }
+    // In-process runtime only: what a `--runtime` binary passes on is that binary's business
+    // (pier-runc currently leaks its own blocked SIGCHLD and ignored SIGPIPE to the container).
+    let rt: Option<PathBuf> = None;
+    let mut g = start(Bundle::new(&["cat", "/proc/self/status"]), &rt, &[]);
+    g.start();
+    assert_eq!(g.wait()["exit_code"], 0);
+    let text: String = g
+        .log()
+        .iter()
+        .map(|e| e["log"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        text.contains("SigBlk:\t0000000000000000\n"),
+        "{rt:?} {text}"
+    );
+    assert!(!sigpipe_ignored(&text), "{rt:?} {text}");
+    g.delete_and_check();
+
+    let mut g = start(Bundle::new(&["sleep", "100"]), &rt, &[]);
+    g.start();
+    let (r, mut s) = stream(
+        &g.sock(),
+        &json!({"op": "exec", "exec_id": "sig", "process": process(&["cat", "/proc/self/status"], false)}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let (out, _) = demux_all(&mut s);
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.contains("SigBlk:\t0000000000000000\n"),
+        "{rt:?} {text}"
+    );
+    assert!(!sigpipe_ignored(&text), "{rt:?} {text}");
+    g.ok(json!({"op": "kill", "signal": 9}));
+    assert_eq!(g.wait()["exit_code"], 137);
+    g.delete_and_check();
+}
