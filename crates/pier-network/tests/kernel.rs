@@ -1,0 +1,448 @@
+//! Real-kernel tests (root). Every test owns its bridge(s) (`pt<pid%1000><n>`), a /24 carved from
+//! 10.213.0.0/16, its netns (`ip netns add`) and its nft table; Drop guards remove them even when an
+//! assertion fails. Only loopback and the tests' own namespace addresses are ever contacted.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pier_network::dns::{listen_in_netns, DnsTable, Resolver, EMBEDDED_DNS};
+use pier_network::nft::{list_table_json, remove_table, NetworkRules, PortMapping, Proto, RuleSet};
+use pier_network::{
+    attach, detach, set_route_localnet, setup_loopback, AttachRequest, Bridge, Ipam, Ipv4Net, Netns,
+};
+
+fn pid3() -> u32 {
+    std::process::id() % 1000
+}
+
+/// A /24 per (process, test number) inside 10.213.0.0/16.
+fn subnet(n: u32) -> Ipv4Net {
+    let third = ((std::process::id() % 40) * 6 + n) % 250 + 1;
+    format!("10.213.{third}.0/24").parse().unwrap()
+}
+
+fn run(cmd: &[&str]) -> std::process::Output {
+    Command::new(cmd[0])
+        .args(&cmd[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+struct NetnsGuard(String);
+impl NetnsGuard {
+    fn new(name: String) -> Self {
+        let out = run(&["ip", "netns", "add", &name]);
+        assert!(
+            out.status.success(),
+            "ip netns add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        NetnsGuard(name)
+    }
+    fn netns(&self) -> Netns {
+        Netns::Path(format!("/run/netns/{}", self.0).into())
+    }
+    fn exec(&self, cmd: &[&str]) -> std::process::Output {
+        let mut full = vec!["ip", "netns", "exec", &self.0];
+        full.extend_from_slice(cmd);
+        run(&full)
+    }
+}
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        run(&["ip", "netns", "del", &self.0]);
+    }
+}
+
+struct LinkGuard(String);
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        if run(&["ip", "link", "show", &self.0]).status.success() {
+            run(&["ip", "link", "del", &self.0]);
+        }
+    }
+}
+
+struct TableGuard(String);
+impl Drop for TableGuard {
+    fn drop(&mut self) {
+        let _ = remove_table(&self.0);
+    }
+}
+
+fn link_exists(name: &str) -> bool {
+    run(&["ip", "link", "show", name]).status.success()
+}
+
+fn ping(ns: &NetnsGuard, ip: Ipv4Addr) -> bool {
+    ns.exec(&["/usr/bin/busybox", "ping", "-c1", "-W2", &ip.to_string()])
+        .status
+        .success()
+}
+
+#[tokio::test]
+async fn bridge_ensure_is_idempotent_and_remove_cleans_up() {
+    let name = format!("pt{}a", pid3());
+    let _g = LinkGuard(name.clone());
+    let sub = subnet(0);
+    let gw = Ipv4Net::new(sub.first_host(), sub.prefix).unwrap();
+    let b = Bridge::ensure(&name, gw, 1500).await.unwrap();
+    assert_eq!(b.gateway, gw);
+    let b2 = Bridge::ensure(&name, gw, 1500).await.unwrap();
+    assert_eq!(b.index, b2.index, "second ensure reuses the bridge");
+    let out = String::from_utf8(run(&["ip", "-o", "addr", "show", "dev", &name]).stdout).unwrap();
+    assert_eq!(out.matches(&format!("inet {gw} ")).count(), 1, "{out}");
+    let link = String::from_utf8(run(&["ip", "-o", "link", "show", &name]).stdout).unwrap();
+    assert!(link.contains(",UP") && link.contains("mtu 1500"), "{link}");
+    assert!(Bridge::remove(&name).await.unwrap());
+    assert!(!link_exists(&name));
+    assert!(!Bridge::remove(&name).await.unwrap());
+    assert!(pier_network::ip_forward_enabled().is_ok());
+}
+
+#[tokio::test]
+async fn two_namespaces_on_a_bridge_ping_each_other() {
+    let br = format!("pt{}b", pid3());
+    let _g = LinkGuard(br.clone());
+    let sub = subnet(1);
+    let mut ipam = Ipam::new(sub, None, None).unwrap();
+    let gw = ipam.gateway();
+    Bridge::ensure(&br, Ipv4Net::new(gw, sub.prefix).unwrap(), 1500)
+        .await
+        .unwrap();
+    let ns1 = NetnsGuard::new(format!("pn{}b1", std::process::id()));
+    let ns2 = NetnsGuard::new(format!("pn{}b2", std::process::id()));
+    let ip1 = ipam.allocate("c1").unwrap();
+    let ip2 = ipam.allocate("c2").unwrap();
+    let ep1 = attach(&AttachRequest::new(
+        ns1.netns(),
+        &br,
+        ip1,
+        sub.prefix,
+        Some(gw),
+    ))
+    .await
+    .unwrap();
+    let _v1 = LinkGuard(ep1.host_ifname.clone());
+    let mut req2 = AttachRequest::new(ns2.netns(), &br, ip2, sub.prefix, Some(gw));
+    req2.mac = Some([0x02, 0x42, 0xaa, 0xbb, 0xcc, 0xdd]);
+    req2.mtu = 1400;
+    let ep2 = attach(&req2).await.unwrap();
+    let _v2 = LinkGuard(ep2.host_ifname.clone());
+
+    assert!(ep1.host_ifname.starts_with("veth") && ep1.host_ifname.len() == 11);
+    let master =
+        String::from_utf8(run(&["ip", "-o", "link", "show", &ep1.host_ifname]).stdout).unwrap();
+    assert!(master.contains(&format!("master {br}")), "{master}");
+    let eth0 = String::from_utf8(
+        ns2.exec(&["ip", "-o", "addr", "show", "dev", "eth0"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(eth0.contains(&format!("inet {ip2}/24")), "{eth0}");
+    let link = String::from_utf8(ns2.exec(&["ip", "-o", "link", "show", "eth0"]).stdout).unwrap();
+    assert!(
+        link.contains("02:42:aa:bb:cc:dd") && link.contains("mtu 1400"),
+        "{link}"
+    );
+    let route = String::from_utf8(ns1.exec(&["ip", "route", "show", "default"]).stdout).unwrap();
+    assert!(
+        route.contains(&format!("default via {gw} dev eth0")),
+        "{route}"
+    );
+
+    assert!(ping(&ns1, ip2), "ns1 → ns2");
+    assert!(ping(&ns2, ip1), "ns2 → ns1");
+    assert!(ping(&ns1, gw), "ns1 → gateway");
+    assert!(ping(&ns1, Ipv4Addr::LOCALHOST), "lo is up");
+
+    assert!(detach(&ep1).await.unwrap());
+    assert!(!link_exists(&ep1.host_ifname));
+    assert!(
+        !ns1.exec(&["ip", "link", "show", "eth0"]).status.success(),
+        "peer gone with the pair"
+    );
+    assert!(!detach(&ep1).await.unwrap(), "detach is idempotent");
+
+    // attach to a missing bridge fails and leaves no veth behind
+    let before = run(&["ip", "-o", "link", "show", "type", "veth"]).stdout;
+    let bad = AttachRequest::new(ns1.netns(), "ptnosuchbr", ip1, 24, None);
+    assert!(attach(&bad).await.is_err());
+    assert_eq!(
+        run(&["ip", "-o", "link", "show", "type", "veth"])
+            .stdout
+            .len(),
+        before.len()
+    );
+}
+
+#[tokio::test]
+async fn loopback_only_namespace() {
+    let ns = NetnsGuard::new(format!("pn{}c", std::process::id()));
+    assert!(!ping(&ns, Ipv4Addr::LOCALHOST), "lo starts down");
+    setup_loopback(&ns.netns()).await.unwrap();
+    assert!(ping(&ns, Ipv4Addr::LOCALHOST));
+}
+
+#[tokio::test]
+async fn published_port_reaches_container_from_host_and_localhost() {
+    let br = format!("pt{}d", pid3());
+    let table = format!("pier-t{}d", std::process::id());
+    let _g = LinkGuard(br.clone());
+    let _t = TableGuard(table.clone());
+    let sub = subnet(2);
+    let mut ipam = Ipam::new(sub, None, None).unwrap();
+    let gw = ipam.gateway();
+    Bridge::ensure(&br, Ipv4Net::new(gw, sub.prefix).unwrap(), 1500)
+        .await
+        .unwrap();
+    set_route_localnet(&br, true).unwrap();
+    let ns = NetnsGuard::new(format!("pn{}d", std::process::id()));
+    let ip = ipam.allocate("web").unwrap();
+    let ep = attach(&AttachRequest::new(
+        ns.netns(),
+        &br,
+        ip,
+        sub.prefix,
+        Some(gw),
+    ))
+    .await
+    .unwrap();
+    let _v = LinkGuard(ep.host_ifname.clone());
+
+    // the "container": a TCP server bound inside the netns, answering a greeting per connection
+    let listener = ns
+        .netns()
+        .bind_tcp("0.0.0.0:8080".parse().unwrap())
+        .unwrap();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let peer = s
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            let _ = s.write_all(format!("hello from pier, you are {peer}\n").as_bytes());
+        }
+    });
+
+    let host_port =
+        pier_network::ports::pick_host_port(Ipv4Addr::UNSPECIFIED, Proto::Tcp, &[]).unwrap();
+    let mut rs = RuleSet::new(&table);
+    rs.networks.push(NetworkRules::new(&br, sub));
+    rs.ports.push(PortMapping {
+        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_port,
+        container_ip: ip,
+        container_port: 8080,
+        proto: Proto::Tcp,
+    });
+    rs.apply().unwrap();
+    rs.apply().unwrap(); // re-applying replaces, never duplicates
+
+    for target in [Ipv4Addr::LOCALHOST, gw] {
+        let addr = SocketAddr::from((target, host_port));
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).unwrap();
+        assert!(buf.starts_with("hello from pier"), "{addr}: {buf:?}");
+        // localhost traffic is masqueraded to the gateway (route_localnet + 127/8 masquerade)
+        assert!(buf.contains(&format!("you are {gw}")), "{addr}: {buf:?}");
+    }
+
+    // the published port is now "allocated" for pier's own bookkeeping
+    let taken = [(Ipv4Addr::UNSPECIFIED, host_port, Proto::Tcp)];
+    let e = pier_network::ports::check_port_available(
+        Ipv4Addr::UNSPECIFIED,
+        host_port,
+        Proto::Tcp,
+        &taken,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("Bind for 0.0.0.0:{host_port} failed: port is already allocated")
+    );
+
+    let json = list_table_json(&table).unwrap().expect("table exists");
+    let rules: Vec<&serde_json::Value> = json["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .collect();
+    let masq: Vec<_> = rules
+        .iter()
+        .filter(|r| {
+            let e = r["expr"].to_string();
+            e.contains("\"masquerade\"")
+                && e.contains(&sub.network().to_string())
+                && e.contains("!=")
+        })
+        .collect();
+    assert_eq!(
+        masq.len(),
+        1,
+        "one outbound masquerade rule for the subnet: {json}"
+    );
+    let dnat = rules
+        .iter()
+        .filter(|r| r["expr"].to_string().contains("{\"dnat\":"))
+        .count();
+    assert_eq!(dnat, 1, "one DNAT rule after two applies: {json}");
+
+    assert!(remove_table(&table).unwrap());
+    assert!(
+        list_table_json(&table).unwrap().is_none(),
+        "table removal leaves nothing"
+    );
+    assert!(!remove_table(&table).unwrap());
+    let tables = String::from_utf8(run(&["nft", "list", "tables"]).stdout).unwrap();
+    assert!(!tables.contains(&table), "{tables}");
+    // with the rules gone the port no longer answers
+    assert!(TcpStream::connect_timeout(
+        &SocketAddr::from((Ipv4Addr::LOCALHOST, host_port)),
+        Duration::from_secs(1)
+    )
+    .is_err());
+    detach(&ep).await.unwrap();
+}
+
+#[tokio::test]
+async fn bridges_are_isolated_and_internal_has_no_route_out() {
+    let (bra, brb, bri) = (
+        format!("pt{}ea", pid3()),
+        format!("pt{}eb", pid3()),
+        format!("pt{}ei", pid3()),
+    );
+    let table = format!("pier-t{}e", std::process::id());
+    let _g = (
+        LinkGuard(bra.clone()),
+        LinkGuard(brb.clone()),
+        LinkGuard(bri.clone()),
+    );
+    let _t = TableGuard(table.clone());
+    let (sa, sb, si) = (subnet(3), subnet(4), subnet(5));
+    let (nsa, nsb, nsi) = (
+        NetnsGuard::new(format!("pn{}ea", std::process::id())),
+        NetnsGuard::new(format!("pn{}eb", std::process::id())),
+        NetnsGuard::new(format!("pn{}ei", std::process::id())),
+    );
+    let mut eps = Vec::new();
+    for (br, sub, ns, internal) in [
+        (&bra, sa, &nsa, false),
+        (&brb, sb, &nsb, false),
+        (&bri, si, &nsi, true),
+    ] {
+        let gw = sub.first_host();
+        Bridge::ensure(br, Ipv4Net::new(gw, 24).unwrap(), 1500)
+            .await
+            .unwrap();
+        let ip = Ipv4Addr::from(u32::from(gw) + 1);
+        let route = if internal { None } else { Some(gw) };
+        let ep = attach(&AttachRequest::new(ns.netns(), br, ip, 24, route))
+            .await
+            .unwrap();
+        eps.push((LinkGuard(ep.host_ifname.clone()), ip));
+    }
+    let (ipa, ipb) = (eps[0].1, eps[1].1);
+    // Routed between bridges by the host before pier's rules exist (ip_forward is on here).
+    let forwarding = pier_network::ip_forward_enabled().unwrap();
+    if forwarding {
+        assert!(ping(&nsa, ipb), "a → b routed without rules");
+    }
+    let mut rs = RuleSet::new(&table);
+    rs.networks.push(NetworkRules::new(&bra, sa));
+    rs.networks.push(NetworkRules::new(&brb, sb));
+    let mut internal = NetworkRules::new(&bri, si);
+    internal.internal = true;
+    rs.networks.push(internal);
+    rs.apply().unwrap();
+    assert!(
+        !ping(&nsa, ipb),
+        "a → b must be dropped between pier bridges"
+    );
+    assert!(
+        !ping(&nsb, ipa),
+        "b → a must be dropped between pier bridges"
+    );
+    assert!(ping(&nsa, sa.first_host()), "own gateway still reachable");
+    // internal: no default route at all
+    let route = String::from_utf8(nsi.exec(&["ip", "route", "show", "default"]).stdout).unwrap();
+    assert!(route.trim().is_empty(), "{route}");
+    assert!(!ping(&nsi, ipa));
+    // the internal subnet gets no outbound masquerade, the others do
+    let json = list_table_json(&table).unwrap().unwrap();
+    let rules: Vec<String> = json["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .map(|r| r.to_string())
+        .collect();
+    let outbound_masq = |sub: Ipv4Net| {
+        rules
+            .iter()
+            .filter(|r| {
+                r.contains("masquerade")
+                    && r.contains("\"!=\"")
+                    && r.contains(&sub.network().to_string())
+            })
+            .count()
+    };
+    assert_eq!(
+        (outbound_masq(sa), outbound_masq(sb), outbound_masq(si)),
+        (1, 1, 0),
+        "{json}"
+    );
+    remove_table(&table).unwrap();
+    if forwarding {
+        assert!(ping(&nsa, ipb), "a → b again once pier's table is gone");
+    }
+}
+
+#[tokio::test]
+async fn embedded_dns_answers_inside_the_namespace() {
+    let ns = NetnsGuard::new(format!("pn{}f", std::process::id()));
+    setup_loopback(&ns.netns()).await.unwrap();
+    let table = DnsTable::new();
+    table.add("netf", "web", "10.213.250.7".parse().unwrap());
+    table.add("netf", "web-alias", "10.213.250.7".parse().unwrap());
+    let resolver = Arc::new(Resolver::new(table, vec!["netf".into()], vec![]));
+    let task = listen_in_netns(&ns.netns(), EMBEDDED_DNS, resolver).unwrap();
+    // nslookup runs on a blocking thread so the listener keeps being served by this runtime.
+    let look = |name: &'static str| {
+        let nsname = ns.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = run(&[
+                "ip",
+                "netns",
+                "exec",
+                &nsname,
+                "/usr/bin/busybox",
+                "nslookup",
+                name,
+                "127.0.0.11",
+            ]);
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    let out = look("web").await.unwrap();
+    assert!(out.contains("10.213.250.7"), "{out}");
+    let out = look("web-alias").await.unwrap();
+    assert!(out.contains("10.213.250.7"), "{out}");
+    let out = look("nosuchname").await.unwrap();
+    assert!(
+        out.contains("NXDOMAIN") || out.contains("can't find"),
+        "{out}"
+    );
+    task.abort();
+}
