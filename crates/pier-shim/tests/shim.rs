@@ -628,3 +628,34 @@ fn processes_start_with_default_signal_state() {
     assert_eq!(g.wait()["exit_code"], 137);
     g.delete_and_check();
 }
+
+#[test]
+fn high_volume_output_is_logged_completely() {
+    if !can_run() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "seq 1 100000; seq 1 1000 >&2"]);
+    let mut g = start(b, &None, &[]);
+    let (_, mut watcher) = stream(
+        &g.sock(),
+        &json!({"op": "attach", "stdout": true, "stderr": true}),
+    );
+    g.start();
+    let (out, err) = demux_all(&mut watcher);
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 100_000);
+    assert_eq!(err.iter().filter(|&&b| b == b'\n').count(), 1000);
+    assert_eq!(g.wait()["exit_code"], 0);
+    let log = g.log();
+    let stdout: Vec<&str> = log
+        .iter()
+        .filter(|e| e["stream"] == "stdout")
+        .map(|e| e["log"].as_str().unwrap())
+        .collect();
+    assert_eq!(stdout.len(), 100_000);
+    assert!(stdout
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == format!("{}\n", i + 1)));
+    assert_eq!(log.len(), 101_000);
+    g.delete_and_check();
+}
