@@ -205,7 +205,7 @@ impl<'a> Exec<'a> {
             if let Some(v) = piped {
                 args.push(v);
             }
-            return self.call(p, name, args, &c.args[1..], dot);
+            return self.call(p, name, args);
         }
         if c.args.len() > 1 || piped.is_some() {
             return Err(exec_err(p, "can't give argument to non-function"));
@@ -228,7 +228,13 @@ impl<'a> Exec<'a> {
                 let v = self.var(p, name)?;
                 field_chain(&at.pos, &at.text, &v, fields, self.missing_key_error)?
             }
-            Arg::Ident(name) => self.call(p, name, Vec::new(), &[], dot)?,
+            Arg::Ident(name) if !FUNCS.contains(&name.as_str()) => {
+                let line = p.pos.split(':').next().unwrap_or("1");
+                return Err(TemplateError::Parse(format!(
+                    "template: :{line}: function \"{name}\" not defined"
+                )));
+            }
+            Arg::Ident(name) => self.call(p, name, Vec::new())?,
             Arg::Pipe(inner, fields) => {
                 let mark = self.vars.len();
                 let v = self.pipeline(inner, dot)?;
@@ -238,14 +244,7 @@ impl<'a> Exec<'a> {
         })
     }
 
-    fn call(
-        &mut self,
-        p: &Pipeline,
-        name: &str,
-        args: Vec<Value>,
-        raw: &[Arg],
-        _dot: &Value,
-    ) -> Result<Value, TemplateError> {
+    fn call(&mut self, p: &Pipeline, name: &str, args: Vec<Value>) -> Result<Value, TemplateError> {
         let want = |n: usize| -> Result<(), TemplateError> {
             if args.len() != n {
                 Err(exec_err(
@@ -272,7 +271,6 @@ impl<'a> Exec<'a> {
             })?;
             return Ok(args[0].clone());
         }
-        let _ = raw;
         match name {
             "and" => {
                 if args.is_empty() {
