@@ -659,3 +659,38 @@ fn high_volume_output_is_logged_completely() {
     assert_eq!(log.len(), 101_000);
     g.delete_and_check();
 }
+
+/// A client that does not read holds the container's output back (as docker's attach does);
+/// nothing is lost once it reads.
+#[test]
+fn slow_attach_client_applies_backpressure() {
+    if !can_run() {
+        return;
+    }
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "head -c 4000000 /dev/zero | tr '\\0' a; echo done >&2",
+    ]);
+    let mut g = start(b, &None, &[]);
+    let (_, mut slow) = stream(
+        &g.sock(),
+        &json!({"op": "attach", "stdout": true, "stderr": true}),
+    );
+    g.start();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(g.req(json!({"op": "state"}))["status"], "running");
+    let (out, err) = demux_all(&mut slow);
+    assert_eq!(out.len(), 4_000_000);
+    assert!(out.iter().all(|&b| b == b'a'));
+    assert_eq!(err, b"done\n");
+    assert_eq!(g.wait()["exit_code"], 0);
+    let logged: usize = g
+        .log()
+        .iter()
+        .filter(|e| e["stream"] == "stdout")
+        .map(|e| e["log"].as_str().unwrap().trim_end_matches('\n').len())
+        .sum();
+    assert_eq!(logged, 4_000_000);
+    g.delete_and_check();
+}
