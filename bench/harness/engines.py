@@ -87,8 +87,14 @@ class Client:
         return f"{k}={v.replace(workdir, '$W')} {self.display_binary} {words}"
 
     def run(self, *args, timeout=300, check=True, stdout=subprocess.DEVNULL):
-        r = subprocess.run(self.argv(*args), env=self.env, stdin=subprocess.DEVNULL,
-                           stdout=stdout, stderr=subprocess.PIPE, timeout=timeout)
+        """Run to completion; CommandError (a SideError) when it fails (with check) or does not
+        finish within timeout seconds (it is then killed)."""
+        try:
+            r = subprocess.run(self.argv(*args), env=self.env, stdin=subprocess.DEVNULL,
+                               stdout=stdout, stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise CommandError(self.argv(*args), "timeout",
+                               f"killed after {timeout} s".encode())
         if check and r.returncode != 0:
             raise CommandError(self.argv(*args), r.returncode, r.stderr)
         return r
@@ -98,8 +104,8 @@ class CommandError(SideError):
     def __init__(self, argv, code, stderr):
         msg = (stderr or b"").decode(errors="replace").strip().splitlines()
         last = " ".join(line.strip() for line in msg[-3:]) if msg else f"exit status {code}"
-        super().__init__(f"`{os.path.basename(argv[0])} {' '.join(argv[1:4])}…` exited {code}: "
-                         f"{last}")
+        how = "did not finish" if code == "timeout" else f"exited {code}"
+        super().__init__(f"`{os.path.basename(argv[0])} {' '.join(argv[1:4])}…` {how}: {last}")
         self.short = last
 
 

@@ -119,7 +119,7 @@ class Ctx:
                 return
             try:
                 r = c.run("rm", "-f", *names, check=False, timeout=300)
-            except subprocess.TimeoutExpired:
+            except SideError:
                 continue
             if r.returncode == 0:
                 return
