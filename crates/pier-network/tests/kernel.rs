@@ -254,6 +254,39 @@ async fn published_port_reaches_container_from_host_and_localhost() {
         assert!(buf.contains(&format!("you are {gw}")), "{addr}: {buf:?}");
     }
 
+    // another container on the same bridge, and the container itself (hairpin), via the host port
+    let ns2 = NetnsGuard::new(format!("pn{}d2", std::process::id()));
+    let ip2 = ipam.allocate("client").unwrap();
+    let ep2 = attach(&AttachRequest::new(
+        ns2.netns(),
+        &br,
+        ip2,
+        sub.prefix,
+        Some(gw),
+    ))
+    .await
+    .unwrap();
+    let _v2 = LinkGuard(ep2.host_ifname.clone());
+    let greet_from = |ns: Netns| {
+        ns.run(move || {
+            let addr = SocketAddr::from((gw, host_port));
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .map_err(|e| pier_network::NetError::Dns(format!("connect {addr}: {e}")))?;
+            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            Ok(buf)
+        })
+        .unwrap()
+    };
+    let buf = greet_from(ns2.netns());
+    assert!(
+        buf.starts_with("hello from pier") && buf.contains(&format!("you are {gw}")),
+        "{buf:?}"
+    );
+    let buf = greet_from(ns.netns());
+    assert!(buf.starts_with("hello from pier"), "hairpin: {buf:?}");
+
     // the published port is now "allocated" for pier's own bookkeeping
     let taken = [(Ipv4Addr::UNSPECIFIED, host_port, Proto::Tcp)];
     let e = pier_network::ports::check_port_available(
@@ -445,4 +478,98 @@ async fn embedded_dns_answers_inside_the_namespace() {
         "{out}"
     );
     task.abort();
+}
+
+#[tokio::test]
+async fn udp_published_port_and_attach_latency() {
+    let br = format!("pt{}g", pid3());
+    let table = format!("pier-t{}g", std::process::id());
+    let _g = LinkGuard(br.clone());
+    let _t = TableGuard(table.clone());
+    let sub = subnet(6);
+    let mut ipam = Ipam::new(sub, None, None).unwrap();
+    let gw = ipam.gateway();
+    Bridge::ensure(&br, Ipv4Net::new(gw, sub.prefix).unwrap(), 1500)
+        .await
+        .unwrap();
+    set_route_localnet(&br, true).unwrap();
+    let ns = NetnsGuard::new(format!("pn{}g", std::process::id()));
+
+    // attach/detach latency: what networking adds to a container start and removal
+    let mut times = Vec::new();
+    for i in 0..10 {
+        let ip = ipam.allocate(&format!("c{i}")).unwrap();
+        let t0 = std::time::Instant::now();
+        let ep = attach(&AttachRequest::new(
+            ns.netns(),
+            &br,
+            ip,
+            sub.prefix,
+            Some(gw),
+        ))
+        .await
+        .unwrap();
+        let t1 = t0.elapsed();
+        let _v = LinkGuard(ep.host_ifname.clone());
+        assert!(detach(&ep).await.unwrap());
+        times.push((t1, t0.elapsed() - t1));
+        ipam.release(ip);
+    }
+    times.sort();
+    eprintln!(
+        "attach/detach (median of 10): {:?} / {:?}",
+        times[5].0, times[5].1
+    );
+    assert!(
+        times[5].0 < Duration::from_millis(100),
+        "attach is slow: {times:?}"
+    );
+
+    let ip = ipam.allocate("udp").unwrap();
+    let ep = attach(&AttachRequest::new(
+        ns.netns(),
+        &br,
+        ip,
+        sub.prefix,
+        Some(gw),
+    ))
+    .await
+    .unwrap();
+    let _v = LinkGuard(ep.host_ifname.clone());
+    let server = ns
+        .netns()
+        .bind_udp("0.0.0.0:5300".parse().unwrap())
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = server.recv_from(&mut buf) {
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(&buf[..n]);
+            let _ = server.send_to(&reply, peer);
+        }
+    });
+    let host_port =
+        pier_network::ports::pick_host_port(Ipv4Addr::LOCALHOST, Proto::Udp, &[]).unwrap();
+    let mut rs = RuleSet::new(&table);
+    rs.networks.push(NetworkRules::new(&br, sub));
+    rs.ports.push(PortMapping {
+        host_ip: Ipv4Addr::LOCALHOST,
+        host_port,
+        container_ip: ip,
+        container_port: 5300,
+        proto: Proto::Udp,
+    });
+    rs.apply().unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    client.send_to(b"ping", ("127.0.0.1", host_port)).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = client
+        .recv_from(&mut buf)
+        .expect("udp reply through the published port");
+    assert_eq!(&buf[..n], b"echo:ping");
+    remove_table(&table).unwrap();
+    detach(&ep).await.unwrap();
 }
