@@ -182,8 +182,8 @@ impl Launched {
                     self.pid = Some(pid);
                     self.reap_helper();
                 }
-                Some(Msg::Hooks) => return Ok(Event::Hooks),
-                Some(Msg::Ready) => return Ok(Event::Ready),
+                Some(Msg::Hooks) => return self.after_pid(Event::Hooks),
+                Some(Msg::Ready) => return self.after_pid(Event::Ready),
                 Some(Msg::Error { msg }) => return Err(RuntimeError::Init(msg)),
                 Some(Msg::Ok) => {}
                 None => {
@@ -193,6 +193,32 @@ impl Launched {
                 }
             }
         }
+    }
+
+    /// The helper reports the child's pid and the child reports its progress on the same
+    /// socket from two processes, so the child's `Hooks`/`Ready` can overtake the `Pid`: hold the
+    /// event until the pid has arrived.
+    fn after_pid(&mut self, event: Event) -> Result<Event> {
+        while self.pid.is_none() {
+            match self.channel.recv()? {
+                Some(Msg::Pid { pid }) => {
+                    self.pid = Some(pid);
+                    self.reap_helper();
+                }
+                Some(Msg::Error { msg }) => return Err(RuntimeError::Init(msg)),
+                Some(m) => {
+                    return Err(RuntimeError::Init(format!(
+                        "unexpected message {m:?} before the process pid"
+                    )))
+                }
+                None => {
+                    return Err(RuntimeError::Init(
+                        "namespace helper exited before reporting the process pid".into(),
+                    ))
+                }
+            }
+        }
+        Ok(event)
     }
 
     /// Answer a `Hooks` event.
