@@ -197,8 +197,16 @@ struct Logger {
 }
 
 impl Logger {
+    /// runc's way: without --log, a logrus line on stderr (`time=… level=error msg=…`, which
+    /// tools such as youki's contest look for); with --log, the plain message on stderr and the
+    /// formatted line in the log file (containerd reads the json one).
     fn error(&self, msg: &str) {
-        eprintln!("{msg}");
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        if self.file.is_none() {
+            eprintln!("time={time:?} level=error msg={msg:?}");
+        } else {
+            eprintln!("{msg}");
+        }
         if let Some(f) = &self.file {
             if let Ok(mut fh) = std::fs::OpenOptions::new()
                 .create(true)

@@ -283,7 +283,10 @@ impl V1Manager {
             write_device_rule(dir, r)?;
         }
         for d in devices {
-            write_device_rule(dir, &LinuxDeviceCgroup::from(d))?;
+            // FIFOs are not device nodes: the devices controller has no rule type for them.
+            if d.typ() != oci_spec::runtime::LinuxDeviceType::P {
+                write_device_rule(dir, &LinuxDeviceCgroup::from(d))?;
+            }
         }
         for r in super::DEFAULT_ALLOWED_DEVICES {
             write(dir, "devices.allow", r)?;

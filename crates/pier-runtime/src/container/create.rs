@@ -121,6 +121,17 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
     }
     let linux = ls.spec.linux().as_ref().expect("validated");
     let mut plan = ProcessPlan::new(process, linux.seccomp().as_ref(), opts.preserve_fds)?;
+    // The runtime's own fds handed in (console socket, stdio) are not the caller's extra fds.
+    {
+        use std::os::fd::AsRawFd;
+        let own: Vec<i32> = opts
+            .console
+            .iter()
+            .map(|f| f.as_raw_fd())
+            .chain(opts.stdio.iter().flatten().map(|f| f.as_raw_fd()))
+            .collect();
+        plan.preserved.retain(|fd| !own.contains(fd));
+    }
     if let Some(p) = linux.personality() {
         plan.personality32 = serde_json::to_value(p.domain()).unwrap_or_default() == "LINUX32";
     }

@@ -54,6 +54,17 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
     }
     let linux = st.config.linux().clone().unwrap_or_default();
     let mut plan = ProcessPlan::new(&opts.process, linux.seccomp().as_ref(), opts.preserve_fds)?;
+    // The runtime's own fds handed in (console socket, stdio) are not the caller's extra fds.
+    {
+        use std::os::fd::AsRawFd;
+        let own: Vec<i32> = opts
+            .console
+            .iter()
+            .map(|f| f.as_raw_fd())
+            .chain(opts.stdio.iter().flatten().map(|f| f.as_raw_fd()))
+            .collect();
+        plan.preserved.retain(|fd| !own.contains(fd));
+    }
     if plan.terminal && opts.console.is_none() {
         return Err(RuntimeError::InvalidConfig(
             "cannot allocate tty if runc will detach without setting console socket".into(),

@@ -37,6 +37,9 @@ pub struct ProcessPlan {
     pub io_priority: Option<(i64, i64)>,
     pub personality32: bool,
     pub preserve_fds: u32,
+    /// The fds of 3..3+preserve_fds that were open when the plan was made (the caller's);
+    /// the runtime's own fds never pass, even if they reuse a number in that range.
+    pub preserved: Vec<i32>,
 }
 
 impl ProcessPlan {
@@ -113,6 +116,16 @@ impl ProcessPlan {
             io_priority,
             personality32: false,
             preserve_fds,
+            preserved: (3..3 + preserve_fds as i32)
+                .filter(|fd| {
+                    nix::fcntl::fcntl(
+                        // SAFETY: only probing whether the number is an open fd.
+                        unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) },
+                        nix::fcntl::FcntlArg::F_GETFD,
+                    )
+                    .is_ok()
+                })
+                .collect(),
         })
     }
 
@@ -258,11 +271,11 @@ impl ProcessPlan {
     /// Replace the process (after [`apply`](Self::apply)); returns only on failure.
     pub fn exec(&self, exe: &Path) -> RuntimeError {
         use std::os::unix::ffi::OsStrExt;
-        for fd in 3..3 + self.preserve_fds {
-            crate::sys::clear_cloexec(fd as i32);
-        }
-        if let Err(e) = crate::sys::cloexec_from(3 + self.preserve_fds) {
+        if let Err(e) = crate::sys::cloexec_from(3) {
             return e;
+        }
+        for fd in &self.preserved {
+            crate::sys::clear_cloexec(*fd);
         }
         let c = |s: &str| CString::new(s).unwrap_or_default();
         let path = CString::new(exe.as_os_str().as_bytes()).unwrap_or_default();
