@@ -261,6 +261,55 @@ impl Client {
         check(resp, &full).await
     }
 
+    /// Hijack a connection as docker's CLI does for attach/exec start: `Connection: Upgrade`,
+    /// `Upgrade: tcp`; the daemon answers 101 (or 200 from old daemons) and the socket becomes a raw
+    /// byte stream in both directions.
+    pub async fn hijack(
+        &mut self,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+        self.negotiate().await?;
+        let full = self.versioned(path);
+        let mut headers = vec![
+            ("Connection", "Upgrade".to_string()),
+            ("Upgrade", "tcp".to_string()),
+        ];
+        let body = match body {
+            Some(b) => {
+                headers.push(("Content-Type", "application/json".to_string()));
+                http_body_util::Full::new(Bytes::from(b))
+                    .map_err(|never| match never {})
+                    .boxed()
+            }
+            None => empty(),
+        };
+        let resp = self.send(Method::POST, &full, &headers, body).await?;
+        let resp = if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            resp
+        } else {
+            check(resp, &full).await?
+        };
+        let upgraded = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| CliError::Protocol(format!("error during hijack: {e}")))?;
+        Ok(TokioIo::new(upgraded))
+    }
+
+    /// POST a JSON body; error statuses become [`CliError`]s.
+    pub async fn post_body(&mut self, path: &str, json: String) -> Result<Response<Incoming>> {
+        let body = http_body_util::Full::new(Bytes::from(json))
+            .map_err(|never| match never {})
+            .boxed();
+        self.request(
+            Method::POST,
+            path,
+            &[("Content-Type", "application/json".to_string())],
+            body,
+        )
+        .await
+    }
+
     pub async fn get_bytes(&mut self, path: &str) -> Result<Bytes> {
         let resp = self.request(Method::GET, path, &[], empty()).await?;
         read_body(resp).await

@@ -11,9 +11,11 @@ mod commands;
 mod error;
 mod format;
 mod progress;
+mod stream;
 mod template;
 
 use clap::{Parser, Subcommand};
+use commands::container::{self, ContainerCommand};
 use commands::image::{self, ImageCommand};
 use commands::system;
 use error::CliError;
@@ -35,10 +37,10 @@ struct Cli {
     #[arg(short = 'D', long = "debug", global = true)]
     debug: bool,
     /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
-    #[arg(short = 'l', long = "log-level", global = true)]
+    #[arg(short = 'l', long = "log-level")]
     log_level: Option<String>,
     /// Name of the context to use (only "default")
-    #[arg(short = 'c', long = "context", global = true)]
+    #[arg(short = 'c', long = "context")]
     context: Option<String>,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
@@ -49,6 +51,55 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// List containers
+    Ps(container::list::Args),
+    /// Create and run a new container from an image
+    #[command(
+        override_usage = "pier run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        disable_help_flag = true
+    )]
+    Run(container::run::Args),
+    /// Create a new container
+    #[command(
+        override_usage = "pier create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        disable_help_flag = true
+    )]
+    Create(container::create::Args),
+    /// Start one or more stopped containers
+    Start(container::start::Args),
+    /// Stop one or more running containers
+    Stop(container::multi::StopArgs),
+    /// Kill one or more running containers
+    Kill(container::multi::KillArgs),
+    /// Restart one or more containers
+    Restart(container::multi::StopArgs),
+    /// Remove one or more containers
+    Rm(container::multi::RmArgs),
+    /// Pause all processes within one or more containers
+    Pause(container::multi::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container::multi::NamesArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(container::multi::NamesArgs),
+    /// Rename a container
+    Rename(container::misc::RenameArgs),
+    /// Fetch the logs of a container
+    Logs(container::logs::Args),
+    /// Execute a command in a running container
+    Exec(container::exec::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container::start::AttachArgs),
+    /// Display the running processes of a container
+    Top(container::misc::TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::misc::PortArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(container::stats::Args),
+    /// Update configuration of one or more containers
+    Update(container::stats::UpdateArgs),
     /// Download an image from a registry
     #[command(override_usage = "pier pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(image::pull::Args),
@@ -113,6 +164,26 @@ async fn dispatch(cli: Cli) -> error::Result<()> {
         config_dir: config_dir(cli.config.as_deref()),
     };
     match command {
+        Command::Container(c) => container::run(&mut ctx, c).await,
+        Command::Ps(a) => container::list::run(&mut ctx, a).await,
+        Command::Run(a) => container::run::run(&mut ctx, a).await,
+        Command::Create(a) => container::create::run(&mut ctx, a).await,
+        Command::Start(a) => container::start::run(&mut ctx, a).await,
+        Command::Stop(a) => container::multi::stop(&mut ctx, a).await,
+        Command::Kill(a) => container::multi::kill(&mut ctx, a).await,
+        Command::Restart(a) => container::multi::restart(&mut ctx, a).await,
+        Command::Rm(a) => container::multi::rm(&mut ctx, a).await,
+        Command::Pause(a) => container::multi::pause(&mut ctx, a, "pause").await,
+        Command::Unpause(a) => container::multi::pause(&mut ctx, a, "unpause").await,
+        Command::Wait(a) => container::multi::wait(&mut ctx, a).await,
+        Command::Rename(a) => container::misc::rename(&mut ctx, a).await,
+        Command::Logs(a) => container::logs::run(&mut ctx, a).await,
+        Command::Exec(a) => container::exec::run(&mut ctx, a).await,
+        Command::Attach(a) => container::start::attach(&mut ctx, a).await,
+        Command::Top(a) => container::misc::top(&mut ctx, a).await,
+        Command::Port(a) => container::misc::port(&mut ctx, a).await,
+        Command::Stats(a) => container::stats::run(&mut ctx, a).await,
+        Command::Update(a) => container::stats::update(&mut ctx, a).await,
         Command::Pull(a) => image::pull::run(&mut ctx, a).await,
         Command::Images(a) => image::list::run(&mut ctx, a, true).await,
         Command::Rmi(a) => image::remove::run(&mut ctx, a).await,

@@ -41,8 +41,8 @@ impl Demux {
                     "Unrecognized input header: {stream}"
                 )));
             }
-            let size = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]])
-                as usize;
+            let size =
+                u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
             if self.buf.len() < 8 + size {
                 break;
             }
@@ -54,6 +54,7 @@ impl Demux {
     }
 
     /// Bytes of an unfinished frame left over at end of stream.
+    #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.buf.len()
     }
@@ -101,8 +102,7 @@ impl RawMode {
         let mut raw = saved.clone();
         raw.make_raw();
         // docker keeps output post-processing so "\n" still moves to the next line's start.
-        raw.output_modes
-            .insert(rustix::termios::OutputModes::OPOST);
+        raw.output_modes.insert(rustix::termios::OutputModes::OPOST);
         rustix::termios::tcsetattr(bfd, rustix::termios::OptionalActions::Now, &raw).ok()?;
         Some(RawMode { fd, saved })
     }
@@ -279,9 +279,21 @@ mod tests {
         let a = d.push(&raw[..5]).unwrap();
         assert!(a.is_empty());
         let b = d.push(&raw[5..12]).unwrap();
-        assert_eq!(b, vec![Frame { stream: 1, data: b"out".to_vec() }]);
+        assert_eq!(
+            b,
+            vec![Frame {
+                stream: 1,
+                data: b"out".to_vec()
+            }]
+        );
         let c = d.push(&raw[12..]).unwrap();
-        assert_eq!(c, vec![Frame { stream: 2, data: b"er".to_vec() }]);
+        assert_eq!(
+            c,
+            vec![Frame {
+                stream: 2,
+                data: b"er".to_vec()
+            }]
+        );
         assert_eq!(d.pending(), 0);
         assert!(d.push(&[9, 0, 0, 0, 0, 0, 0, 0]).is_err());
     }

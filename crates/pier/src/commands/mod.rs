@@ -2,6 +2,7 @@
 //! clap `Args` struct and an async `run(&mut Ctx, args)`; output goes to stdout/stderr exactly as
 //! docker writes it. Container commands slot in as `container/` the same way.
 
+pub mod container;
 pub mod image;
 pub mod system;
 
