@@ -255,7 +255,7 @@ pub fn prepare_rootfs(spec: &Spec, ctx: &RootfsContext) -> Result<()> {
         .transpose()?
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     // Never let our mounts propagate back to the host: slave (or private) first.
-    let first = if prop.contains(MsFlags::MS_SHARED) {
+    let first = if prop.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
         MsFlags::MS_PRIVATE | MsFlags::MS_REC
     } else {
         prop | MsFlags::MS_REC
@@ -635,6 +635,23 @@ pub fn pivot_root(rootfs: &Path) -> Result<()> {
     .ctx(|| "make old root slave".into())?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root".into())?;
     nix::unistd::chdir("/").ctx(|| "chdir /".into())
+}
+
+/// After pivot_root: a shared or unbindable `rootfsPropagation` (pivot_root refuses a shared
+/// new root, so it is applied only now).
+pub fn apply_root_propagation(spec: &Spec) -> Result<()> {
+    let p = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(propagation_flag);
+    if let Some(p) = p {
+        if p.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
+            do_mount(None, Path::new("/"), None, p | MsFlags::MS_REC, None)
+                .ctx(|| "set rootfs propagation".into())?;
+        }
+    }
+    Ok(())
 }
 
 /// `--no-pivot`: move the rootfs over / and chroot into it (weaker: the old root stays reachable

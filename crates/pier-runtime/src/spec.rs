@@ -269,6 +269,19 @@ pub fn load_bundle(bundle: &Path) -> Result<LoadedSpec> {
 /// Checks of the parts of the spec the init cannot report cheaply once it runs.
 pub fn validate(spec: &Spec) -> Result<()> {
     let bad = |m: &str| Err(RuntimeError::InvalidConfig(m.to_string()));
+    let v = spec.version();
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+        || parts[0] != "1"
+    {
+        return Err(RuntimeError::InvalidConfig(format!(
+            "unsupported ociVersion {v:?}: expected 1.x.y"
+        )));
+    }
     let process = match spec.process() {
         Some(p) => p,
         None => return bad("process must be set"),

@@ -103,8 +103,8 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
         let missing = crate::capabilities::unavailable(c);
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|c| c.to_string()).collect();
-            eprintln!(
-                "warning: capabilities not in the runtime's bounding set are not granted: {}",
+            tracing::warn!(
+                "capabilities not in the runtime's bounding set are not granted: {}",
                 names.join(", ")
             );
         }

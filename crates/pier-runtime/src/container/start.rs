@@ -60,7 +60,12 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState> {
         .and_then(|h| h.poststart().clone())
     {
         if let Err(e) = crate::hooks::run(&h, &st.hook_state(Status::Running)) {
-            eprintln!("warning: poststart hook failed: {e}");
+            // As runc: the container is stopped and start fails.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(st.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            return Err(e);
         }
     }
     Ok(st)

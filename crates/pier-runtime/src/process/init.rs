@@ -74,6 +74,9 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     } else {
         mounts::pivot_root(&ctx.rootfs)?;
     }
+    if ctx.new_mount_ns {
+        mounts::apply_root_propagation(&ctx.spec)?;
+    }
     if plan.terminal {
         let sock = ctx.console_socket.take().ok_or_else(|| {
             RuntimeError::InvalidConfig("terminal is true but no console socket was given".into())

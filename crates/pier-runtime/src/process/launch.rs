@@ -119,8 +119,13 @@ fn helper(
             .ctx(|| format!("unshare namespaces {:?}", plan.unshare))?;
     }
     if !plan.time_offsets.is_empty() {
-        std::fs::write("/proc/self/timens_offsets", plan.time_offsets.join("\n"))
-            .ctx(|| "write timens_offsets".into())?;
+        // /proc/self files of a non-dumpable process belong to the host's root: briefly
+        // dumpable so a mapped root may write its own offsets.
+        sys::set_dumpable(true)?;
+        let r = std::fs::write("/proc/self/timens_offsets", plan.time_offsets.join("\n"))
+            .ctx(|| "write timens_offsets".into());
+        sys::set_dumpable(false)?;
+        r?;
     }
     match sys::fork()? {
         Fork::Child => {
