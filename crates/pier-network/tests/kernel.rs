@@ -445,7 +445,32 @@ async fn embedded_dns_answers_inside_the_namespace() {
     let table = DnsTable::new();
     table.add("netf", "web", "10.213.250.7".parse().unwrap());
     table.add("netf", "web-alias", "10.213.250.7".parse().unwrap());
-    let resolver = Arc::new(Resolver::new(table, vec!["netf".into()], vec![]));
+    // a fake upstream on the HOST's loopback: reachable only because forwarding happens from
+    // pierd's namespace, as with systemd-resolved's 127.0.0.53
+    let upstream = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    let up_task = tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        loop {
+            let Ok((n, peer)) = upstream.recv_from(&mut buf).await else {
+                return;
+            };
+            let q = pier_network::dns::parse_question(&buf[..n]).unwrap();
+            let ips: Vec<Ipv4Addr> = if q.name == "upstream.example" && q.qtype == 1 {
+                vec!["10.213.251.9".parse().unwrap()]
+            } else {
+                vec![]
+            };
+            let rcode = if q.name == "upstream.example" { 0 } else { 3 };
+            let resp = pier_network::dns::build_response(&buf[..n], &q, rcode, &ips);
+            let _ = upstream.send_to(&resp, peer).await;
+        }
+    });
+    let resolver = Arc::new(Resolver::new(
+        table,
+        vec!["netf".into()],
+        vec![upstream_addr],
+    ));
     let task = listen_in_netns(&ns.netns(), EMBEDDED_DNS, resolver).unwrap();
     // nslookup runs on a blocking thread so the listener keeps being served by this runtime.
     let look = |name: &'static str| {
@@ -472,12 +497,15 @@ async fn embedded_dns_answers_inside_the_namespace() {
     assert!(out.contains("10.213.250.7"), "{out}");
     let out = look("web-alias").await.unwrap();
     assert!(out.contains("10.213.250.7"), "{out}");
+    let out = look("upstream.example").await.unwrap();
+    assert!(out.contains("10.213.251.9"), "forwarded: {out}");
     let out = look("nosuchname").await.unwrap();
     assert!(
         out.contains("NXDOMAIN") || out.contains("can't find"),
         "{out}"
     );
     task.abort();
+    up_task.abort();
 }
 
 #[tokio::test]
@@ -572,4 +600,127 @@ async fn udp_published_port_and_attach_latency() {
     assert_eq!(&buf[..n], b"echo:ping");
     remove_table(&table).unwrap();
     detach(&ep).await.unwrap();
+}
+
+/// A process in its own network namespace (`unshare -n sleep`), killed by PID on drop.
+struct NsProcess(std::process::Child);
+impl Drop for NsProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn attach_by_pid_and_second_interface() {
+    let br = format!("pt{}h", pid3());
+    let _g = LinkGuard(br.clone());
+    let sub = subnet(7);
+    let mut ipam = Ipam::new(sub, None, None).unwrap();
+    let gw = ipam.gateway();
+    Bridge::ensure(&br, Ipv4Net::new(gw, sub.prefix).unwrap(), 1500)
+        .await
+        .unwrap();
+    let child = Command::new("unshare")
+        .args(["-n", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let proc_ = NsProcess(child);
+    let pid = proc_.0.id();
+    // wait until the child has its own netns
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    for _ in 0..100 {
+        if std::fs::read_link(format!("/proc/{pid}/ns/net"))
+            .map(|l| l != own)
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let netns = Netns::Pid(pid);
+    let ip = ipam.allocate("p").unwrap();
+    let ep = attach(&AttachRequest::new(
+        netns.clone(),
+        &br,
+        ip,
+        sub.prefix,
+        Some(gw),
+    ))
+    .await
+    .unwrap();
+    let _v = LinkGuard(ep.host_ifname.clone());
+    let mut second = AttachRequest::new(
+        netns.clone(),
+        &br,
+        ipam.allocate("p2").unwrap(),
+        sub.prefix,
+        None,
+    );
+    second.ifname = "eth1".into();
+    let ep2 = attach(&second).await.unwrap();
+    let _v2 = LinkGuard(ep2.host_ifname.clone());
+    // the same ifname twice is refused and leaves no extra veth on the host
+    let before = run(&["ip", "-o", "link", "show", "master", &br])
+        .stdout
+        .len();
+    let mut dup = AttachRequest::new(
+        netns.clone(),
+        &br,
+        ipam.allocate("p3").unwrap(),
+        sub.prefix,
+        None,
+    );
+    dup.ifname = "eth1".into();
+    assert!(attach(&dup).await.is_err());
+    assert_eq!(
+        run(&["ip", "-o", "link", "show", "master", &br])
+            .stdout
+            .len(),
+        before
+    );
+    let addrs = String::from_utf8(
+        run(&[
+            "nsenter",
+            "-t",
+            &pid.to_string(),
+            "-n",
+            "ip",
+            "-o",
+            "-4",
+            "addr",
+            "show",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(addrs.contains(&format!("eth0    inet {ip}/24")), "{addrs}");
+    assert!(
+        addrs.contains(&format!("eth1    inet {}/24", ep2.ip)),
+        "{addrs}"
+    );
+    let out = run(&[
+        "nsenter",
+        "-t",
+        &pid.to_string(),
+        "-n",
+        "/usr/bin/busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &gw.to_string(),
+    ]);
+    assert!(out.status.success(), "ping gateway from the pid's netns");
+    // the process exits: its netns dies and takes both veth pairs with it; detach reports gone
+    drop(proc_);
+    let mut gone = false;
+    for _ in 0..200 {
+        if !link_exists(&ep.host_ifname) && !link_exists(&ep2.host_ifname) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(gone, "veths go with the namespace");
+    assert!(!detach(&ep).await.unwrap());
 }
