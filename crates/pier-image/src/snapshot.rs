@@ -11,6 +11,14 @@
 //! Chain IDs follow the OCI image spec: `chain[0] = diff[0]`,
 //! `chain[n] = sha256(chain[n-1] + " " + diff[n])`. Layer data is not fsynced (as docker's
 //! overlay2 driver): the rename protects against a daemon crash, not against power loss.
+//!
+//! `layers/` carries the "top of directory hierarchy" inode flag (`chattr +T`, ext2/3/4 only;
+//! elsewhere it is skipped): the layers under it are unrelated trees, and the flag makes ext4's
+//! Orlov allocator place each new layer in a block group of its own instead of next to the
+//! layers just removed. On ext4 without a journal this matters a lot: the inode allocator skips
+//! (one by one, for every new inode) the inodes freed in the last 30 s, so unpacking a layer
+//! into the group a removed layer just left scans thousands of them per file — measured at
+//! 5 s of CPU for a 10 000-file layer, against 1 s in a fresh group.
 
 use std::fs;
 use std::io::{self, Read};
@@ -56,6 +64,27 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
 
 const TEMP_PREFIX: &str = "tmp-";
 
+/// Sets the "top of directory hierarchy" flag on `dir` (see the module docs); a filesystem
+/// without inode flags (`ENOTTY`, `EOPNOTSUPP`…) or any other failure only costs speed.
+fn mark_top_dir(dir: &Path) {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags, Mode, OFlags};
+    let set = || -> rustix::io::Result<()> {
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let flags = ioctl_getflags(&fd)?;
+        if !flags.contains(IFlags::TOPDIR) {
+            ioctl_setflags(&fd, flags | IFlags::TOPDIR)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = set() {
+        tracing::debug!(dir = %dir.display(), error = %e, "top-directory flag not set");
+    }
+}
+
 /// The unpacked layers under one root.
 #[derive(Debug, Clone)]
 pub struct Snapshots {
@@ -68,6 +97,7 @@ impl Snapshots {
         let root = root.into();
         let layers = root.join("layers");
         fs::create_dir_all(&layers).map_err(io_err(format!("create {}", layers.display())))?;
+        mark_top_dir(&layers);
         Ok(Snapshots { root })
     }
 
@@ -262,6 +292,30 @@ mod tests {
             chain_ids(&[d(EMPTY), d(ABC), d(EMPTY)]),
             vec![d(EMPTY), c1, c2]
         );
+    }
+
+    #[test]
+    fn layers_dir_is_marked_top_of_hierarchy_where_supported() {
+        use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags, Mode, OFlags};
+        let open = |p: &Path| {
+            rustix::fs::open(p, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap()
+        };
+        let (dir, s) = store();
+        // Whether this filesystem takes the flag at all (ext4 does; tmpfs does not).
+        let probe = dir.path().join("probe");
+        fs::create_dir(&probe).unwrap();
+        let pfd = open(&probe);
+        let supported = ioctl_getflags(&pfd)
+            .and_then(|f| ioctl_setflags(&pfd, f | IFlags::TOPDIR))
+            .is_ok();
+        let flags = ioctl_getflags(open(&s.root().join("layers")));
+        if supported {
+            assert!(flags.unwrap().contains(IFlags::TOPDIR));
+        } else {
+            eprintln!("filesystem without inode flags: nothing to check");
+        }
+        // Reopening an existing store keeps working (the flag is already there).
+        Snapshots::open(s.root()).unwrap();
     }
 
     fn store() -> (tempfile::TempDir, Snapshots) {
