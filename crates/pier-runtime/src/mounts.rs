@@ -269,16 +269,6 @@ pub fn prepare_rootfs(spec: &Spec, ctx: &RootfsContext) -> Result<()> {
         None,
     )
     .ctx(|| format!("bind mount rootfs {}", ctx.rootfs.display()))?;
-    if prop.contains(MsFlags::MS_SHARED) {
-        do_mount(
-            None,
-            ctx.rootfs,
-            None,
-            MsFlags::MS_SHARED | MsFlags::MS_REC,
-            None,
-        )
-        .ctx(|| "make rootfs shared".into())?;
-    }
 
     let mut dev_is_mount = false;
     for m in spec.mounts().as_deref().unwrap_or_default() {

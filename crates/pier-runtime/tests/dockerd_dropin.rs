@@ -26,10 +26,12 @@ const CMD_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
+    let found = path
+        .split(':')
         .chain(["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/bin"])
         .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file());
+    found
 }
 
 /// Result of one command run under a timeout.
@@ -184,7 +186,14 @@ impl Daemons {
         d.dockerd = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if d.dockerd.as_mut().unwrap().try_wait().ok().flatten().is_some() {
+            if d.dockerd
+                .as_mut()
+                .unwrap()
+                .try_wait()
+                .ok()
+                .flatten()
+                .is_some()
+            {
                 return Err(format!("dockerd exited: {}", tail(&logp)));
             }
             if d.sock.exists() {
@@ -326,7 +335,10 @@ impl Daemons {
                 }
             }
         }
-        for (name, child) in [("dockerd", self.dockerd.take()), ("containerd", self.containerd.take())] {
+        for (name, child) in [
+            ("dockerd", self.dockerd.take()),
+            ("containerd", self.containerd.take()),
+        ] {
             if let Some(mut ch) = child {
                 let _ = kill(Pid::from_raw(ch.id() as i32), Signal::SIGTERM);
                 let (_, killed) = wait_timeout(&mut ch, Duration::from_secs(20));
@@ -405,9 +417,9 @@ fn our_processes(dir: &str, cgroup_parent: &str) -> Vec<(i32, String)> {
             .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
             .unwrap_or_default();
         let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
-        let in_cg = cg
-            .lines()
-            .any(|l| l.contains(&format!(":/{cgroup_parent}/")) || l.ends_with(&format!(":/{cgroup_parent}")));
+        let in_cg = cg.lines().any(|l| {
+            l.contains(&format!(":/{cgroup_parent}/")) || l.ends_with(&format!(":/{cgroup_parent}"))
+        });
         if cmd.contains(dir) || in_cg {
             v.push((pid, cmd.trim().to_string()));
         }
@@ -525,7 +537,10 @@ fn dockerd_runs_containers_with_pier_runc() {
         }
     };
 
-    let o = d.docker(&["run", "--rm", "--runtime", "pier", "busybox", "echo", "hi"], None);
+    let o = d.docker(
+        &["run", "--rm", "--runtime", "pier", "busybox", "echo", "hi"],
+        None,
+    );
     check(
         "run echo hi",
         o.code == Some(0) && o.stdout == "hi\n",
@@ -533,7 +548,16 @@ fn dockerd_runs_containers_with_pier_runc() {
     );
 
     let o = d.docker(
-        &["run", "--rm", "--runtime", "pier", "busybox", "sh", "-c", "exit 7"],
+        &[
+            "run",
+            "--rm",
+            "--runtime",
+            "pier",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 7",
+        ],
         None,
     );
     check("run exit 7", o.code == Some(7), o.describe());
@@ -591,7 +615,11 @@ fn dockerd_runs_containers_with_pier_runc() {
         ],
         None,
     );
-    check("memory hog OOM-killed (exit 137)", o.code == Some(137), o.describe());
+    check(
+        "memory hog OOM-killed (exit 137)",
+        o.code == Some(137),
+        o.describe(),
+    );
     let oi = d.docker(&["inspect", "-f", "{{.State.OOMKilled}}", "hog"], None);
     eprintln!("hog State.OOMKilled: {}", oi.stdout.trim());
     let _ = d.docker(&["rm", "-f", "hog"], None);
@@ -601,10 +629,18 @@ fn dockerd_runs_containers_with_pier_runc() {
         None,
     );
     let id = o.stdout.trim().to_string();
-    check("run -d sleep 600", o.code == Some(0) && !id.is_empty(), o.describe());
+    check(
+        "run -d sleep 600",
+        o.code == Some(0) && !id.is_empty(),
+        o.describe(),
+    );
     if !id.is_empty() {
         let o = d.docker(&["exec", &id, "echo", "x"], None);
-        check("exec echo x", o.code == Some(0) && o.stdout == "x\n", o.describe());
+        check(
+            "exec echo x",
+            o.code == Some(0) && o.stdout == "x\n",
+            o.describe(),
+        );
         let o = d.docker(&["exec", &id, "sh", "-c", "exit 3"], None);
         check("exec exit 3", o.code == Some(3), o.describe());
         let o = d.docker(&["stop", "-t", "2", &id], None);
@@ -631,6 +667,9 @@ fn dockerd_runs_containers_with_pier_runc() {
     if !failures.is_empty() {
         eprintln!("dockerd.log tail:\n{dockerd_log}");
     }
-    assert!(failures.is_empty(), "pier-runc under dockerd: {failures:#?}");
+    assert!(
+        failures.is_empty(),
+        "pier-runc under dockerd: {failures:#?}"
+    );
     assert!(problems.is_empty(), "cleanup problems: {problems:#?}");
 }

@@ -214,7 +214,8 @@ impl V1Manager {
             return Ok(());
         };
         let dir = || self.need("blkio");
-        if let Some(w) = b.weight() {
+        // 0 means "unset" (dockerd always sends blockIO.weight 0): skipped, as runc does
+        if let Some(w) = b.weight().filter(|w| *w != 0) {
             let d = dir()?;
             if d.join("blkio.weight").exists() {
                 write(d, "blkio.weight", &w.to_string())?;
@@ -222,11 +223,11 @@ impl V1Manager {
                 write(d, "blkio.bfq.weight", &w.to_string())?;
             }
         }
-        if let Some(w) = b.leaf_weight() {
+        if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
             write(dir()?, "blkio.leaf_weight", &w.to_string())?;
         }
         for wd in b.weight_device().as_deref().unwrap_or_default() {
-            if let Some(w) = wd.weight() {
+            if let Some(w) = wd.weight().filter(|w| *w != 0) {
                 let file = if dir()?.join("blkio.weight_device").exists() {
                     "blkio.weight_device"
                 } else {

@@ -109,7 +109,7 @@ impl CgroupManager for V2Manager {
             write(d, "pids.max", &v)?;
         }
         if let Some(b) = res.block_io() {
-            if let Some(w) = b.weight() {
+            if let Some(w) = b.weight().filter(|w| *w != 0) {
                 let w = 1 + (u64::from(w).saturating_sub(10) * 9999) / 990;
                 write(d, "io.weight", &w.to_string())?;
             }

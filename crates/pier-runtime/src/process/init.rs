@@ -74,9 +74,6 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     } else {
         mounts::pivot_root(&ctx.rootfs)?;
     }
-    if ctx.new_mount_ns {
-        mounts::apply_root_propagation(&ctx.spec)?;
-    }
     if plan.terminal {
         let sock = ctx.console_socket.take().ok_or_else(|| {
             RuntimeError::InvalidConfig("terminal is true but no console socket was given".into())
@@ -98,6 +95,7 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     mounts::write_sysctls(&ctx.spec)?;
     if ctx.new_mount_ns {
         mounts::finalize(&ctx.spec)?;
+        mounts::apply_root_propagation(&ctx.spec)?;
     }
     let exe = plan.apply()?;
     crate::sys::exit_on_signals()?;
