@@ -214,30 +214,28 @@ impl V1Manager {
             return Ok(());
         };
         let dir = || self.need("blkio");
-        // 0 means "unset" (dockerd always sends blockIO.weight 0): skipped, as runc does
-        if let Some(w) = b.weight().filter(|w| *w != 0) {
+        // 0 means "unset" (dockerd always sends blockIO.weight 0): skipped, as runc does.
+        // Proportional weights exist only with the CFQ/BFQ I/O schedulers; without their files
+        // the weight is not applied (runc does the same).
+        let pick = |names: &[&'static str]| -> Result<Option<&'static str>> {
             let d = dir()?;
-            if d.join("blkio.weight").exists() {
-                write(d, "blkio.weight", &w.to_string())?;
-            } else {
-                write(d, "blkio.bfq.weight", &w.to_string())?;
+            Ok(names.iter().copied().find(|n| d.join(n).exists()))
+        };
+        if let Some(w) = b.weight().filter(|w| *w != 0) {
+            if let Some(f) = pick(&["blkio.weight", "blkio.bfq.weight"])? {
+                write(dir()?, f, &w.to_string())?;
             }
         }
         if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
-            write(dir()?, "blkio.leaf_weight", &w.to_string())?;
+            if let Some(f) = pick(&["blkio.leaf_weight"])? {
+                write(dir()?, f, &w.to_string())?;
+            }
         }
         for wd in b.weight_device().as_deref().unwrap_or_default() {
             if let Some(w) = wd.weight().filter(|w| *w != 0) {
-                let file = if dir()?.join("blkio.weight_device").exists() {
-                    "blkio.weight_device"
-                } else {
-                    "blkio.bfq.weight_device"
-                };
-                write(
-                    dir()?,
-                    file,
-                    &format!("{}:{} {}", wd.major(), wd.minor(), w),
-                )?;
+                if let Some(f) = pick(&["blkio.weight_device", "blkio.bfq.weight_device"])? {
+                    write(dir()?, f, &format!("{}:{} {}", wd.major(), wd.minor(), w))?;
+                }
             }
         }
         let throttles = [

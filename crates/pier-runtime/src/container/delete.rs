@@ -40,18 +40,19 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
     }
     cg.destroy()?;
-    if let Some(h) = st
+    let hook = match st
         .config
         .hooks()
         .as_ref()
         .and_then(|h| h.poststop().clone())
     {
-        if let Err(e) = crate::hooks::run(&h, &st.hook_state(Status::Stopped)) {
-            eprintln!("warning: poststop hook failed: {e}");
-        }
-    }
+        Some(h) => crate::hooks::run(&h, &st.hook_state(Status::Stopped)),
+        None => Ok(()),
+    };
     std::fs::remove_dir_all(ContainerState::dir(root, id))
-        .map_err(|e| RuntimeError::Other(format!("remove state of {id}: {e}")))
+        .map_err(|e| RuntimeError::Other(format!("remove state of {id}: {e}")))?;
+    // The container is gone either way; a failed poststop hook is still reported (as runc).
+    hook
 }
 
 fn kill_init(st: &ContainerState) {
