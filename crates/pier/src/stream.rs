@@ -100,9 +100,9 @@ impl RawMode {
         }
         let saved = rustix::termios::tcgetattr(bfd).ok()?;
         let mut raw = saved.clone();
+        // As moby/term's MakeRaw: output post-processing off too (the container's tty already
+        // turned "\n" into "\r\n").
         raw.make_raw();
-        // docker keeps output post-processing so "\n" still moves to the next line's start.
-        raw.output_modes.insert(rustix::termios::OutputModes::OPOST);
         rustix::termios::tcsetattr(bfd, rustix::termios::OptionalActions::Now, &raw).ok()?;
         Some(RawMode { fd, saved })
     }

@@ -491,9 +491,11 @@ pub async fn create_container(ctx: &mut Ctx, o: &ContainerOpts, body: &Value) ->
     match o.pull.as_str() {
         "always" => pull_image(ctx, &o.image, o.platform.as_deref(), o.quiet).await?,
         "missing" | "never" | "" => {}
-        other => return Err(CliError::Usage(format!(
+        other => {
+            return Err(CliError::Usage(format!(
             "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
-        ))),
+        )))
+        }
     }
     let resp = match ctx.client.post_body(&path, body.to_string()).await {
         Err(e)

@@ -352,7 +352,7 @@ pub fn row(c: &Summary, trunc: bool, now: i64) -> Value {
             f("Mounts", mounts),
             f("Names", names),
             f("Networks", networks.join(",")),
-            f("Platform", String::new()),
+            ("Platform".to_string(), Value::Nil),
             f(
                 "Ports",
                 displayable_ports(c.ports.as_deref().unwrap_or_default()),

@@ -55,14 +55,21 @@ pub async fn rename(ctx: &mut Ctx, a: RenameArgs) -> Result<()> {
             "Error: Neither old nor new names may be empty".into(),
         ));
     }
-    ctx.client
+    if let Err(e) = ctx
+        .client
         .request(
             Method::POST,
             &format!("/containers/{}/rename?name={}", p(old), q(new)),
             &[],
             empty(),
         )
-        .await?;
+        .await
+    {
+        eprintln!("{e}");
+        return Err(CliError::Usage(format!(
+            "Error: failed to rename container named {old}"
+        )));
+    }
     Ok(())
 }
 
@@ -119,7 +126,7 @@ pub async fn port(ctx: &mut Ctx, a: PortArgs) -> Result<()> {
         }
         if out.is_empty() {
             return Err(CliError::Usage(format!(
-                "Error: No public port '{key}' published for {}",
+                "Error: No public port '{want}' published for {}",
                 a.container
             )));
         }

@@ -69,6 +69,11 @@ pub fn report(verb: &str, usage: &str, e: CliError) -> CliError {
 pub const USAGE: &str = "[OPTIONS] IMAGE [COMMAND] [ARG...]";
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    if args.detach && !args.opts.attach.is_empty() {
+        return Err(CliError::Usage(
+            "conflicting options: cannot specify both --attach and --detach".into(),
+        ));
+    }
     run_inner(ctx, args)
         .await
         .map_err(|e| report("run", USAGE, e))
@@ -91,9 +96,6 @@ pub async fn resize(ctx: &mut Ctx, what: &str) {
 
 async fn run_inner(ctx: &mut Ctx, args: Args) -> Result<()> {
     let o = &args.opts;
-    if args.detach && !o.attach.is_empty() {
-        return Err(CliError::Usage("Conflicting options: -a and -d".into()));
-    }
     if o.tty && o.interactive && !args.detach && !stream::stdin_is_terminal() {
         eprintln!("the input device is not a TTY");
         return Err(CliError::Silent(1));

@@ -267,6 +267,15 @@ pub async fn run(ctx: &mut Ctx, a: Args) -> Result<()> {
 }
 
 pub async fn update(ctx: &mut Ctx, a: UpdateArgs) -> Result<()> {
+    update_inner(ctx, a).await.map_err(|e| match e {
+        CliError::Flag { .. } => {
+            super::run::report("update", "[OPTIONS] CONTAINER [CONTAINER...]", e)
+        }
+        other => other,
+    })
+}
+
+async fn update_inner(ctx: &mut Ctx, a: UpdateArgs) -> Result<()> {
     let mut body = serde_json::Map::new();
     let mut put = |k: &str, v: Json| {
         body.insert(k.into(), v);
