@@ -15,6 +15,8 @@
 //! - `postrouting` (nat): masquerade for a network's subnet leaving through any other interface
 //!   (not for internal networks or with masquerade off), and for DNAT-ed traffic that re-enters the
 //!   same bridge (container → host port → other container on that bridge).
+//! - `guard` (filter, prerouting −300): drops packets from a pier bridge to 127.0.0.0/8, which
+//!   `route_localnet` would otherwise route to the host's loopback services.
 //! - `forward` (filter): drops traffic between different pier bridges (network isolation), and any
 //!   traffic into or out of an internal network's bridge except within it.
 
@@ -143,6 +145,15 @@ impl RuleSet {
         let mut s = String::new();
         // `add` then `delete` makes the delete succeed whether or not the table existed.
         let _ = writeln!(s, "add table ip {t}\ndelete table ip {t}\ntable ip {t} {{");
+        // route_localnet on a bridge would also let a container send to the host's 127.0.0.0/8
+        // services through its gateway (CVE-2020-8558 in kube-proxy); drop that before routing.
+        s.push_str(
+            "\tchain guard {\n\t\ttype filter hook prerouting priority -300; policy accept;\n",
+        );
+        for n in &self.networks {
+            let _ = writeln!(s, "\t\tiifname \"{}\" ip daddr 127.0.0.0/8 drop", n.bridge);
+        }
+        s.push_str("\t}\n");
         s.push_str(
             "\tchain prerouting {\n\t\ttype nat hook prerouting priority -100; policy accept;\n",
         );
@@ -318,6 +329,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("iifname \"pb0\" oifname != \"pb0\" drop"), "{s}");
+        assert!(
+            s.contains("\t\tiifname \"pa0\" ip daddr 127.0.0.0/8 drop\n"),
+            "{s}"
+        );
         assert!(RuleSet::new("bad name;").render().is_err());
         let mut evil = RuleSet::new("ok");
         evil.networks.push(NetworkRules::new(
