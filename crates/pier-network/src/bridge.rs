@@ -7,6 +7,8 @@
 use std::net::IpAddr;
 
 use futures::TryStreamExt;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::LinkAttribute;
 use rtnetlink::{Handle, LinkBridge, LinkUnspec};
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +117,49 @@ impl Bridge {
         let h = connect()?;
         Ok(link_index(&h, name).await?.is_some())
     }
+}
+
+/// Names of the links enslaved to bridge `name` (the host ends of its veths), for reconciling
+/// after a restart: ports no known endpoint owns can be deleted. Empty when the bridge is missing.
+pub async fn bridge_ports(name: &str) -> Result<Vec<String>> {
+    let h = connect()?;
+    let Some(br) = link_index(&h, name).await? else {
+        return Ok(Vec::new());
+    };
+    let mut links = h.link().get().execute();
+    let mut out = Vec::new();
+    while let Some(m) = links.try_next().await? {
+        let mut ifname = None;
+        let mut on_bridge = false;
+        for a in &m.attributes {
+            match a {
+                LinkAttribute::Controller(c) if *c == br => on_bridge = true,
+                LinkAttribute::IfName(n) => ifname = Some(n.clone()),
+                _ => {}
+            }
+        }
+        if let (true, Some(n)) = (on_bridge, ifname) {
+            out.push(n);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The IPv4 networks configured on the host's interfaces (for choosing a default subnet that
+/// does not collide with them, as dockerd does).
+pub async fn host_ipv4_networks() -> Result<Vec<Ipv4Net>> {
+    let h = connect()?;
+    let mut addrs = h.address().get().execute();
+    let mut out = Vec::new();
+    while let Some(m) = addrs.try_next().await? {
+        for a in &m.attributes {
+            if let AddressAttribute::Address(IpAddr::V4(ip)) = a {
+                out.push(Ipv4Net::new(*ip, m.header.prefix_len)?.trunc());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `net.ipv4.ip_forward` as the kernel has it.

@@ -179,6 +179,30 @@ pub fn check_overlap<'a>(
     Ok(())
 }
 
+/// The first `/size` subnet of `pool` that overlaps none of `used` (docker's default address
+/// pools: e.g. 172.17.0.0/16 in /16s, then 192.168.0.0/16 in /20s). `None` when the pool is full.
+pub fn next_free_subnet(pool: &Ipv4Net, size: u8, used: &[Ipv4Net]) -> Option<Ipv4Net> {
+    let pool = pool.trunc();
+    if size < pool.prefix || size > 30 {
+        return None;
+    }
+    let step: u64 = 1u64 << (32 - size);
+    let start = u64::from(u32::from(pool.network()));
+    let end = u64::from(u32::from(pool.broadcast()));
+    let mut at = start;
+    while at + step - 1 <= end {
+        let candidate = Ipv4Net {
+            addr: Ipv4Addr::from(at as u32),
+            prefix: size,
+        };
+        if !used.iter().any(|u| u.overlaps(&candidate)) {
+            return Some(candidate);
+        }
+        at += step;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +310,33 @@ mod tests {
             2
         ];
         assert!(Ipam::from_records(subnet, None, None, &dup).is_err());
+    }
+
+    #[test]
+    fn next_free_subnet_skips_used_and_host_networks() {
+        let pool: Ipv4Net = "172.17.0.0/12".parse().unwrap();
+        let used: Vec<Ipv4Net> = vec![
+            "172.16.0.0/16".parse().unwrap(),
+            "172.17.0.0/16".parse().unwrap(),
+            "172.18.5.0/24".parse().unwrap(),
+        ];
+        assert_eq!(
+            next_free_subnet(&pool, 16, &used),
+            Some("172.19.0.0/16".parse().unwrap())
+        );
+        assert_eq!(
+            next_free_subnet(&pool, 16, &[]),
+            Some("172.16.0.0/16".parse().unwrap())
+        );
+        let small: Ipv4Net = "10.213.0.0/23".parse().unwrap();
+        let used: Vec<Ipv4Net> = vec!["10.213.0.0/24".parse().unwrap()];
+        assert_eq!(
+            next_free_subnet(&small, 24, &used),
+            Some("10.213.1.0/24".parse().unwrap())
+        );
+        let used: Vec<Ipv4Net> = vec!["10.213.0.0/23".parse().unwrap()];
+        assert_eq!(next_free_subnet(&small, 24, &used), None);
+        assert_eq!(next_free_subnet(&small, 22, &[]), None);
     }
 
     #[test]

@@ -23,9 +23,12 @@ pub mod nft;
 pub mod ports;
 pub mod subnet;
 
-pub use bridge::{enable_ip_forward, ip_forward_enabled, set_route_localnet, Bridge};
+pub use bridge::{
+    bridge_ports, enable_ip_forward, host_ipv4_networks, ip_forward_enabled, set_route_localnet,
+    Bridge,
+};
 pub use endpoint::{attach, detach, setup_loopback, AttachRequest, Endpoint};
 pub use error::{NetError, Result};
-pub use ipam::{check_overlap, Ipam, IpamRecord};
+pub use ipam::{check_overlap, next_free_subnet, Ipam, IpamRecord};
 pub use netns::Netns;
 pub use subnet::Ipv4Net;

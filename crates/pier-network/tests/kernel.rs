@@ -160,6 +160,13 @@ async fn two_namespaces_on_a_bridge_ping_each_other() {
     assert!(ping(&ns1, gw), "ns1 → gateway");
     assert!(ping(&ns1, Ipv4Addr::LOCALHOST), "lo is up");
 
+    let ports = pier_network::bridge_ports(&br).await.unwrap();
+    let mut want = vec![ep1.host_ifname.clone(), ep2.host_ifname.clone()];
+    want.sort();
+    assert_eq!(ports, want);
+    let nets = pier_network::host_ipv4_networks().await.unwrap();
+    assert!(nets.contains(&sub), "{nets:?}");
+    assert!(nets.contains(&"127.0.0.0/8".parse().unwrap()), "{nets:?}");
     assert!(detach(&ep1).await.unwrap());
     assert!(!link_exists(&ep1.host_ifname));
     assert!(
