@@ -3,7 +3,8 @@
 //! container names, network aliases, `--link` names. A [`Resolver`] is one container's view: the
 //! networks it is attached to, and the upstream servers (the host's `/etc/resolv.conf`).
 //! [`Resolver::handle`] answers A queries for registered names itself (TTL 600, as docker), answers
-//! other types for registered names with an empty NOERROR, and forwards every other query unchanged
+//! other types for registered names with an empty NOERROR, PTR queries for registered addresses
+//! with the address's first registered name, and forwards every other query unchanged
 //! to the upstreams; with no upstream it answers NXDOMAIN, when all upstreams fail SERVFAIL.
 //!
 //! Forwarding sockets are created by the task running the resolver, i.e. in pierd's (the host's)
@@ -25,15 +26,18 @@ use crate::netns::Netns;
 
 const TYPE_A: u16 = 1;
 const TYPE_ANY: u16 = 255;
+const TYPE_PTR: u16 = 12;
 const CLASS_IN: u16 = 1;
 const RCODE_SERVFAIL: u8 = 2;
 const RCODE_NXDOMAIN: u8 = 3;
 const TTL: u32 = 600;
 
-/// Names registered per network. Names are case-insensitive; a name may map to several addresses.
+/// Names registered per network, in registration order (the first name of an address is what
+/// reverse lookups return, so pierd registers the container name before its aliases). Names are
+/// case-insensitive; a name may map to several addresses.
 #[derive(Debug, Default)]
 pub struct DnsTable {
-    inner: RwLock<HashMap<String, HashMap<String, Vec<Ipv4Addr>>>>,
+    inner: RwLock<HashMap<String, Vec<(String, Ipv4Addr)>>>,
 }
 
 fn norm(name: &str) -> String {
@@ -48,37 +52,27 @@ impl DnsTable {
     /// Registers `name` → `ip` on `network` (idempotent).
     pub fn add(&self, network: &str, name: &str, ip: Ipv4Addr) {
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let ips = g
-            .entry(network.to_string())
-            .or_default()
-            .entry(norm(name))
-            .or_default();
-        if !ips.contains(&ip) {
-            ips.push(ip);
+        let entries = g.entry(network.to_string()).or_default();
+        let entry = (norm(name), ip);
+        if !entries.contains(&entry) {
+            entries.push(entry);
         }
     }
 
     /// Removes one registration.
     pub fn remove(&self, network: &str, name: &str, ip: Ipv4Addr) {
+        let key = norm(name);
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(names) = g.get_mut(network) {
-            if let Some(ips) = names.get_mut(&norm(name)) {
-                ips.retain(|i| *i != ip);
-                if ips.is_empty() {
-                    names.remove(&norm(name));
-                }
-            }
+        if let Some(entries) = g.get_mut(network) {
+            entries.retain(|(n, i)| !(*n == key && *i == ip));
         }
     }
 
     /// Removes every name of `ip` on `network` (a container leaving it).
     pub fn remove_ip(&self, network: &str, ip: Ipv4Addr) {
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(names) = g.get_mut(network) {
-            names.retain(|_, ips| {
-                ips.retain(|i| *i != ip);
-                !ips.is_empty()
-            });
+        if let Some(entries) = g.get_mut(network) {
+            entries.retain(|(_, i)| *i != ip);
         }
     }
 
@@ -96,7 +90,7 @@ impl DnsTable {
         let key = norm(name);
         let mut out = Vec::new();
         for n in networks {
-            for ip in g.get(n).and_then(|m| m.get(&key)).into_iter().flatten() {
+            for (_, ip) in g.get(n).into_iter().flatten().filter(|(nm, _)| *nm == key) {
                 if !out.contains(ip) {
                     out.push(*ip);
                 }
@@ -104,6 +98,49 @@ impl DnsTable {
         }
         out
     }
+
+    /// The first name registered for `ip` on any of `networks` (reverse lookup).
+    pub fn reverse(&self, networks: &[String], ip: Ipv4Addr) -> Option<String> {
+        let g = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        networks.iter().find_map(|n| {
+            g.get(n)
+                .into_iter()
+                .flatten()
+                .find(|(_, i)| *i == ip)
+                .map(|(nm, _)| nm.clone())
+        })
+    }
+}
+
+/// The address of an `in-addr.arpa` name (`4.3.2.1.in-addr.arpa` → 1.2.3.4).
+pub fn parse_reverse_name(name: &str) -> Option<Ipv4Addr> {
+    let rest = norm(name);
+    let rest = rest.strip_suffix(".in-addr.arpa")?;
+    let parts: Vec<u8> = rest
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    (parts.len() == 4).then(|| Ipv4Addr::new(parts[3], parts[2], parts[1], parts[0]))
+}
+
+/// Builds a response to `query` with one PTR answer pointing at `target`.
+pub fn build_ptr_response(query: &[u8], q: &Question, target: &str) -> Vec<u8> {
+    let mut out = build_response(query, q, 0, &[]);
+    out[7] = 1; // ancount = 1
+    let mut rdata = Vec::new();
+    for l in target.split('.').filter(|l| !l.is_empty()) {
+        let l = &l.as_bytes()[..l.len().min(63)];
+        rdata.push(l.len() as u8);
+        rdata.extend_from_slice(l);
+    }
+    rdata.push(0);
+    out.extend_from_slice(&[0xC0, 0x0C]);
+    out.extend_from_slice(&TYPE_PTR.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&TTL.to_be_bytes());
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(&rdata);
+    out
 }
 
 /// Upstream servers from resolv.conf text (`nameserver` lines, port 53).
@@ -245,6 +282,10 @@ impl Resolver {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        if q.qtype == TYPE_PTR {
+            let name = parse_reverse_name(&q.name).and_then(|ip| self.table.reverse(&networks, ip));
+            return Ok(name.map(|n| build_ptr_response(query, &q, &n)));
+        }
         let ips = self.table.lookup(&networks, &q.name);
         if ips.is_empty() {
             return Ok(None);
@@ -448,6 +489,33 @@ mod tests {
             .with_timeout(Duration::from_millis(100));
         let resp = r.handle(&query(43, "example.org", TYPE_A)).await.unwrap();
         assert_eq!(answers(&resp).0, RCODE_SERVFAIL);
+    }
+
+    #[tokio::test]
+    async fn reverse_lookup_of_a_registered_address() {
+        assert_eq!(
+            parse_reverse_name("2.9.213.10.in-addr.arpa."),
+            Some("10.213.9.2".parse().unwrap())
+        );
+        assert_eq!(parse_reverse_name("9.213.10.in-addr.arpa"), None);
+        let r = Resolver::new(table(), vec!["net1".into()], vec![]);
+        let resp = r
+            .handle(&query(5, "2.9.213.10.in-addr.arpa", TYPE_PTR))
+            .await
+            .unwrap();
+        let q = parse_question(&resp).unwrap();
+        assert_eq!(u16::from_be_bytes([resp[6], resp[7]]), 1);
+        let rdata = &resp[q.end + 12..];
+        assert_eq!(
+            rdata, b"\x03web\x00",
+            "first registered name, not the alias"
+        );
+        // unknown address: not answered locally (NXDOMAIN here since there is no upstream)
+        let resp = r
+            .handle(&query(6, "9.9.213.10.in-addr.arpa", TYPE_PTR))
+            .await
+            .unwrap();
+        assert_eq!(resp[3] & 0xF, RCODE_NXDOMAIN);
     }
 
     #[test]
