@@ -22,6 +22,9 @@ pub struct MountOptions {
     pub flags: MsFlags,
     pub propagation: Vec<MsFlags>,
     pub data: Vec<String>,
+    /// Recursive attributes ("rro", "rnosuid", …) as MOUNT_ATTR_* bits for mount_setattr.
+    pub rec_set: u64,
+    pub rec_clr: u64,
 }
 
 impl Default for MountOptions {
@@ -30,6 +33,8 @@ impl Default for MountOptions {
             flags: MsFlags::empty(),
             propagation: Vec::new(),
             data: Vec::new(),
+            rec_set: 0,
+            rec_clr: 0,
         }
     }
 }
@@ -38,6 +43,39 @@ impl Default for MountOptions {
 pub fn parse_options(opts: &[String]) -> Result<MountOptions> {
     let mut o = MountOptions::default();
     for opt in opts {
+        const RDONLY: u64 = 0x1;
+        const NOSUID: u64 = 0x2;
+        const NODEV: u64 = 0x4;
+        const NOEXEC: u64 = 0x8;
+        const ATIME_MASK: u64 = 0x70;
+        const NOATIME: u64 = 0x10;
+        const STRICTATIME: u64 = 0x20;
+        const NODIRATIME: u64 = 0x80;
+        const NOSYMFOLLOW: u64 = 0x20_0000;
+        let rec: Option<(u64, u64)> = match opt.as_str() {
+            "rro" => Some((RDONLY, 0)),
+            "rrw" => Some((0, RDONLY)),
+            "rnosuid" => Some((NOSUID, 0)),
+            "rsuid" => Some((0, NOSUID)),
+            "rnodev" => Some((NODEV, 0)),
+            "rdev" => Some((0, NODEV)),
+            "rnoexec" => Some((NOEXEC, 0)),
+            "rexec" => Some((0, NOEXEC)),
+            "rnoatime" => Some((NOATIME, ATIME_MASK)),
+            "rstrictatime" => Some((STRICTATIME, ATIME_MASK)),
+            "rrelatime" => Some((0, ATIME_MASK)),
+            "ratime" => Some((0, ATIME_MASK)),
+            "rnodiratime" => Some((NODIRATIME, 0)),
+            "rdiratime" => Some((0, NODIRATIME)),
+            "rnosymfollow" => Some((NOSYMFOLLOW, 0)),
+            "rsymfollow" => Some((0, NOSYMFOLLOW)),
+            _ => None,
+        };
+        if let Some((set, clr)) = rec {
+            o.rec_set = (o.rec_set & !clr) | set;
+            o.rec_clr = (o.rec_clr & !set) | clr;
+            continue;
+        }
         let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
             "defaults" => (MsFlags::empty(), MsFlags::empty()),
             "ro" | "rro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
@@ -381,6 +419,15 @@ fn mount_one(m: &Mount, ctx: &RootfsContext) -> Result<()> {
         let fd = open_in_root(ctx.rootfs, &rel)?;
         do_mount(None, &fd_path(&fd), None, *p, None)
             .ctx(|| format!("set propagation of {}", m.destination().display()))?;
+    }
+    if opts.rec_set != 0 || opts.rec_clr != 0 {
+        let fd = open_in_root(ctx.rootfs, &rel)?;
+        crate::sys::mount_setattr_recursive(&fd, opts.rec_set, opts.rec_clr).map_err(|e| {
+            RuntimeError::Other(format!(
+                "recursive mount options on {}: {e}",
+                m.destination().display()
+            ))
+        })?;
     }
     Ok(())
 }
@@ -756,6 +803,9 @@ mod tests {
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
         let o = parse_options(&["ro".into(), "rw".into()]).unwrap();
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
+        let o = parse_options(&["rro".into(), "rnoatime".into(), "rnosuid".into()]).unwrap();
+        assert_eq!(o.rec_set, 0x1 | 0x10 | 0x2);
+        assert_eq!(o.rec_clr, 0x70);
     }
 
     #[test]

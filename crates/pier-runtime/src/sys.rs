@@ -322,6 +322,43 @@ pub fn exit_on_signals() -> Result<()> {
     Ok(())
 }
 
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE)`: set/clear MOUNT_ATTR_* bits on a
+/// mount and every mount below it (recursive mount options such as "rro").
+pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    // SAFETY: the kernel reads `attr` (size given) and the empty NUL-terminated path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(RuntimeError::Sys {
+            op: "mount_setattr".into(),
+            source: Errno::last(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
