@@ -444,6 +444,22 @@ fn remove_cgroup_tree(p: &Path) {
     }
 }
 
+/// The first directory named `name` under `top` (depth-first), not following symlinks.
+fn find_dir(top: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(top).ok()?.flatten() {
+        if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            continue;
+        }
+        if e.file_name() == name {
+            return Some(e.path());
+        }
+        if let Some(p) = find_dir(&e.path(), name) {
+            return Some(p);
+        }
+    }
+    None
+}
+
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape_mount(s: &str) -> String {
     s.replace("\\040", " ")
@@ -621,7 +637,11 @@ fn dockerd_runs_containers_with_pier_runc() {
         o.describe(),
     );
     let oi = d.docker(&["inspect", "-f", "{{.State.OOMKilled}}", "hog"], None);
-    eprintln!("hog State.OOMKilled: {}", oi.stdout.trim());
+    check(
+        "inspect State.OOMKilled (containerd saw the OOM event in pier-runc's cgroup)",
+        oi.code == Some(0) && oi.stdout.trim() == "true",
+        oi.describe(),
+    );
     let _ = d.docker(&["rm", "-f", "hog"], None);
 
     let o = d.docker(
@@ -635,6 +655,64 @@ fn dockerd_runs_containers_with_pier_runc() {
         o.describe(),
     );
     if !id.is_empty() {
+        // the container really is pier-runc's: `pier-runc state` (which reads only its own
+        // state format) finds it in the root dockerd gives the shim
+        // (<exec-root>/runtime-<name>/<namespace>; dockerd 20.10 names it runtime-runc)
+        let root = std::fs::read_dir(d.dir.join("exec"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("runtime-"))
+            .find_map(|e| find_dir(&e.path(), &id))
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        let st = root.as_ref().map(|r| {
+            Command::new(PIER_RUNC)
+                .arg("--root")
+                .arg(r)
+                .args(["state", &id])
+                .output()
+                .unwrap()
+        });
+        let state: serde_json::Value = st
+            .as_ref()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or_default();
+        check(
+            "pier-runc state shows the container running",
+            state["status"] == "running" && state["pid"].as_i64().unwrap_or(0) > 0,
+            format!(
+                "root {root:?}; state {state}; stderr {:?}; exec root: {}",
+                st.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()),
+                String::from_utf8_lossy(
+                    &Command::new("find")
+                        .arg(d.dir.join("exec"))
+                        .args(["-maxdepth", "3"])
+                        .output()
+                        .unwrap()
+                        .stdout
+                )
+            ),
+        );
+        let o = d.docker(&["top", &id], None);
+        check(
+            "top (pier-runc ps)",
+            o.code == Some(0) && o.stdout.contains("sleep 600"),
+            o.describe(),
+        );
+        let o = d.docker(&["pause", &id], None);
+        let p = d.docker(&["inspect", "-f", "{{.State.Status}}", &id], None);
+        check(
+            "pause",
+            o.code == Some(0) && p.stdout.trim() == "paused",
+            format!("{}; inspect {}", o.describe(), p.describe()),
+        );
+        let o = d.docker(&["unpause", &id], None);
+        let p = d.docker(&["inspect", "-f", "{{.State.Status}}", &id], None);
+        check(
+            "unpause",
+            o.code == Some(0) && p.stdout.trim() == "running",
+            format!("{}; inspect {}", o.describe(), p.describe()),
+        );
         let o = d.docker(&["exec", &id, "echo", "x"], None);
         check(
             "exec echo x",
