@@ -578,6 +578,35 @@ fn dockerd_runs_containers_with_pier_runc() {
     );
     check("run exit 7", o.code == Some(7), o.describe());
 
+    // the usual per-container settings dockerd puts in the spec
+    let o = d.docker(
+        &[
+            "run",
+            "--rm",
+            "--runtime",
+            "pier",
+            "--user",
+            "1000:1000",
+            "--hostname",
+            "pierbox",
+            "--read-only",
+            "--workdir",
+            "/tmp",
+            "-e",
+            "FOO=bar",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $(id -u):$(id -g) $(hostname) $PWD $FOO; touch /x 2>/dev/null && echo writable",
+        ],
+        None,
+    );
+    check(
+        "run --user --hostname --read-only --workdir -e",
+        o.code == Some(1) && o.stdout == "1000:1000 pierbox /tmp bar\n",
+        o.describe(),
+    );
+
     let (code, timed_out, text) = d.docker_pty(
         &["run", "-it", "--rm", "--runtime", "pier", "busybox", "sh"],
         "echo $((6*7)); exit\r",
@@ -721,6 +750,13 @@ fn dockerd_runs_containers_with_pier_runc() {
         );
         let o = d.docker(&["exec", &id, "sh", "-c", "exit 3"], None);
         check("exec exit 3", o.code == Some(3), o.describe());
+        let (code, timed_out, text) =
+            d.docker_pty(&["exec", "-it", &id, "sh"], "echo $((6*7)); exit\r");
+        check(
+            "exec -it on a pty",
+            code == Some(0) && !timed_out && text.contains("42"),
+            format!("code {code:?} timed out {timed_out}; transcript {text:?}"),
+        );
         let o = d.docker(&["stop", "-t", "2", &id], None);
         check("stop", o.code == Some(0), o.describe());
         let o = d.docker(&["inspect", "-f", "{{.State.Running}}", &id], None);
