@@ -9,7 +9,7 @@
 //!
 //! Forwarding sockets are created by the task running the resolver, i.e. in pierd's (the host's)
 //! namespace, so host-loopback resolvers such as systemd-resolved's 127.0.0.53 work too.
-//! [`listen_in_netns`] binds 127.0.0.11:53 inside a container namespace (a socket created after
+//! [`listen_in_netns`] binds 127.0.0.11:53 (UDP and TCP) inside a container namespace (a socket created after
 //! `setns` on a namespace thread) and serves it on the caller's tokio runtime.
 //!
 //! Messages are parsed by a small hand parser (header + one question), not hickory-proto: the
@@ -300,6 +300,16 @@ impl Resolver {
 
     /// Answers or forwards one query; `None` only for a message that is not a parseable query.
     pub async fn handle(&self, query: &[u8]) -> Option<Vec<u8>> {
+        self.handle_via(query, false).await
+    }
+
+    /// Like [`Resolver::handle`] for a query that came over TCP: forwarded over TCP too, so
+    /// answers too large for UDP (truncated, TC) come back whole.
+    pub async fn handle_tcp(&self, query: &[u8]) -> Option<Vec<u8>> {
+        self.handle_via(query, true).await
+    }
+
+    async fn handle_via(&self, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
         let q = parse_question(query).ok()?;
         if q.flags & 0x8000 != 0 {
             return None; // a response, not a query
@@ -311,12 +321,43 @@ impl Resolver {
             return Some(build_response(query, &q, RCODE_NXDOMAIN, &[]));
         }
         for up in &self.upstreams {
-            match self.forward(*up, query, q.id).await {
+            let r = if tcp {
+                self.forward_tcp(*up, query).await
+            } else {
+                self.forward(*up, query, q.id).await
+            };
+            match r {
                 Ok(resp) => return Some(resp),
                 Err(e) => tracing::debug!("dns forward to {up}: {e}"),
             }
         }
         Some(build_response(query, &q, RCODE_SERVFAIL, &[]))
+    }
+
+    async fn forward_tcp(&self, upstream: SocketAddr, query: &[u8]) -> Result<Vec<u8>> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let job = async {
+            let mut s = tokio::net::TcpStream::connect(upstream)
+                .await
+                .map_err(io_err(format!("connect tcp {upstream}")))?;
+            let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(query);
+            s.write_all(&framed)
+                .await
+                .map_err(io_err(format!("send to {upstream}")))?;
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len)
+                .await
+                .map_err(io_err(format!("recv from {upstream}")))?;
+            let mut resp = vec![0u8; u16::from_be_bytes(len) as usize];
+            s.read_exact(&mut resp)
+                .await
+                .map_err(io_err(format!("recv from {upstream}")))?;
+            Ok(resp)
+        };
+        tokio::time::timeout(self.timeout, job)
+            .await
+            .map_err(|_| NetError::Dns(format!("{upstream}: timeout")))?
     }
 
     async fn forward(&self, upstream: SocketAddr, query: &[u8], id: u16) -> Result<Vec<u8>> {
@@ -367,13 +408,44 @@ pub async fn serve(sock: tokio::net::UdpSocket, resolver: Arc<Resolver>) -> Resu
     }
 }
 
+/// Serves DNS over TCP (2-byte length framing) on `listener`; a connection idle for 10 s is closed.
+pub async fn serve_tcp(listener: tokio::net::TcpListener, resolver: Arc<Resolver>) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let (mut conn, _) = listener.accept().await.map_err(io_err("dns accept"))?;
+        let resolver = resolver.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut len = [0u8; 2];
+                let read =
+                    tokio::time::timeout(Duration::from_secs(10), conn.read_exact(&mut len)).await;
+                if !matches!(read, Ok(Ok(_))) {
+                    return;
+                }
+                let mut query = vec![0u8; u16::from_be_bytes(len) as usize];
+                if conn.read_exact(&mut query).await.is_err() {
+                    return;
+                }
+                let Some(resp) = resolver.handle_tcp(&query).await else {
+                    return;
+                };
+                let mut framed = (resp.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&resp);
+                if conn.write_all(&framed).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
 /// The address docker's embedded DNS answers on.
 pub const EMBEDDED_DNS: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     Ipv4Addr::new(127, 0, 0, 11),
     53,
 ));
 
-/// Binds `addr` (normally [`EMBEDDED_DNS`]) inside `netns` and serves `resolver` there on the
+/// Binds `addr` (normally [`EMBEDDED_DNS`]) for UDP and TCP inside `netns` and serves `resolver` there on the
 /// current tokio runtime. `lo` must be up in the namespace ([`crate::setup_loopback`] or
 /// [`crate::attach`] do it). Abort the returned task to stop serving.
 pub fn listen_in_netns(
@@ -386,7 +458,15 @@ pub fn listen_in_netns(
         .set_nonblocking(true)
         .map_err(io_err("dns socket nonblocking"))?;
     let sock = tokio::net::UdpSocket::from_std(std_sock).map_err(io_err("dns socket"))?;
-    Ok(tokio::spawn(serve(sock, resolver)))
+    let std_listener = netns.bind_tcp(addr)?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(io_err("dns listener nonblocking"))?;
+    let listener =
+        tokio::net::TcpListener::from_std(std_listener).map_err(io_err("dns listener"))?;
+    Ok(tokio::spawn(async move {
+        tokio::try_join!(serve(sock, resolver.clone()), serve_tcp(listener, resolver)).map(|_| ())
+    }))
 }
 
 #[cfg(test)]
@@ -516,6 +596,46 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(resp[3] & 0xF, RCODE_NXDOMAIN);
+    }
+
+    #[tokio::test]
+    async fn tcp_framing_local_answer_and_tcp_forwarding() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // a fake TCP upstream answering 10.213.77.7 for anything
+        let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up_addr = up.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut c, _) = up.accept().await.unwrap();
+            let mut len = [0u8; 2];
+            c.read_exact(&mut len).await.unwrap();
+            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+            c.read_exact(&mut q).await.unwrap();
+            let pq = parse_question(&q).unwrap();
+            let resp = build_response(&q, &pq, 0, &["10.213.77.7".parse().unwrap()]);
+            let mut f = (resp.len() as u16).to_be_bytes().to_vec();
+            f.extend_from_slice(&resp);
+            c.write_all(&f).await.unwrap();
+        });
+        let resolver = Arc::new(Resolver::new(table(), vec!["net1".into()], vec![up_addr]));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(serve_tcp(l, resolver));
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for (id, name, want) in [
+            (1u16, "web", "10.213.9.2"),
+            (2, "far.example", "10.213.77.7"),
+        ] {
+            let q = query(id, name, TYPE_A);
+            let mut f = (q.len() as u16).to_be_bytes().to_vec();
+            f.extend_from_slice(&q);
+            c.write_all(&f).await.unwrap();
+            let mut len = [0u8; 2];
+            c.read_exact(&mut len).await.unwrap();
+            let mut resp = vec![0u8; u16::from_be_bytes(len) as usize];
+            c.read_exact(&mut resp).await.unwrap();
+            assert_eq!(answers(&resp), (0, vec![want.parse().unwrap()]), "{name}");
+        }
+        server.abort();
     }
 
     #[test]

@@ -512,6 +512,28 @@ async fn embedded_dns_answers_inside_the_namespace() {
         out.contains("NXDOMAIN") || out.contains("can't find"),
         "{out}"
     );
+    // DNS over TCP at 127.0.0.11:53 inside the namespace (length-framed A query for "web")
+    let netns = ns.netns();
+    let resp = tokio::task::spawn_blocking(move || {
+        netns
+            .run(|| {
+                let mut s = TcpStream::connect_timeout(&EMBEDDED_DNS, Duration::from_secs(2)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+                let q: &[u8] = b"\x00\x15\xbe\xef\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03web\x00\x00\x01\x00\x01";
+                s.write_all(&q[..2]).unwrap();
+                s.write_all(&q[2..]).unwrap();
+                let mut len = [0u8; 2];
+                s.read_exact(&mut len).unwrap();
+                let mut resp = vec![0u8; u16::from_be_bytes(len) as usize];
+                s.read_exact(&mut resp).unwrap();
+                Ok(resp)
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(&resp[..2], b"\xbe\xef");
+    assert_eq!(&resp[resp.len() - 4..], &[10, 213, 250, 7], "{resp:?}");
     task.abort();
     up_task.abort();
 }
