@@ -127,6 +127,8 @@ impl Daemon {
             .arg(self.exec_root())
             .arg("--pidfile")
             .arg(self.dir.join("pierd.pid"))
+            .arg("--cgroup-parent")
+            .arg(self.cgroup_parent())
             .args(&self.opts.args)
             .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -171,6 +173,14 @@ impl Daemon {
     /// `--exec-root`
     pub fn exec_root(&self) -> PathBuf {
         self.dir.join("exec")
+    }
+    /// `--cgroup-parent`: a cgroup of this daemon's own ("/pier-test-<dir name>").
+    pub fn cgroup_parent(&self) -> String {
+        let name = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        format!("/pier-test-{}", name.unwrap_or_default())
     }
     /// The API socket path.
     pub fn socket(&self) -> PathBuf {
@@ -252,6 +262,68 @@ impl Daemon {
     }
 }
 
+/// Ends what this daemon's containers left running: every pier-shim whose `shim.pid` is in a state dir
+/// (`<exec_root>/s/*/`) (checked to be a pier-shim by its command line), every process in the cgroups
+/// under `cgroup_parent` (in each hierarchy), then removes those cgroups, deepest first.
+pub fn kill_containers(exec_root: &Path, cgroup_parent: &str) {
+    if let Ok(rd) = fs::read_dir(exec_root.join("s")) {
+        for e in rd.flatten() {
+            let Ok(text) = fs::read_to_string(e.path().join("shim.pid")) else {
+                continue;
+            };
+            let Ok(pid) = text.trim().parse::<i32>() else {
+                continue;
+            };
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmd).contains("pier-shim") {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+    let rel = cgroup_parent.trim_matches('/');
+    if rel.is_empty() {
+        return;
+    }
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup").join(rel)];
+    if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(rd.flatten().map(|e| e.path().join(rel)));
+    }
+    for _ in 0..50 {
+        let mut dirs = Vec::new();
+        for r in &roots {
+            collect_dirs(r, &mut dirs);
+        }
+        if dirs.is_empty() {
+            return;
+        }
+        dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for d in &dirs {
+            let _ = fs::write(d.join("freezer.state"), "THAWED");
+            if let Ok(procs) = fs::read_to_string(d.join("cgroup.procs")) {
+                for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+                }
+            }
+            let _ = fs::remove_dir(d);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    if !dir.is_dir() {
+        return;
+    }
+    out.push(dir.to_path_buf());
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                collect_dirs(&e.path(), out);
+            }
+        }
+    }
+}
+
 /// Mount points at or under `dir`, deepest first (from /proc/self/mountinfo).
 pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -329,6 +401,7 @@ impl Drop for Daemon {
             eprintln!("pier-testkit: keeping {}", self.dir.display());
             return;
         }
+        kill_containers(&self.exec_root(), &self.cgroup_parent());
         unmount_and_remove(&self.dir);
     }
 }

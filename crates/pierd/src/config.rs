@@ -45,6 +45,9 @@ pub struct Flags {
     /// Daemon configuration file
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
+    /// Parent cgroup of every container's cgroup
+    #[arg(long = "cgroup-parent", value_name = "CGROUP", default_value = "/pier")]
+    pub cgroup_parent: String,
 }
 
 /// The settled configuration the daemon runs with.

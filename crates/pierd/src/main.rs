@@ -40,7 +40,7 @@ fn main() {
         .thread_name("pierd")
         .build()
         .expect("tokio runtime");
-    if let Err(e) = rt.block_on(run(cfg)) {
+    if let Err(e) = rt.block_on(run(cfg, flags.cgroup_parent.clone())) {
         eprintln!("pierd: {e:#}");
         std::process::exit(1);
     }
@@ -60,7 +60,7 @@ fn init_tracing(level: &str) {
         .init();
 }
 
-async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
+async fn run(cfg: DaemonConfig, cgroup_parent: String) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("create data root {}", cfg.data_root.display()))?;
     let _lock = lock_data_root(&cfg.data_root)?;
@@ -74,9 +74,11 @@ async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
             exec_root: cfg.exec_root.clone(),
             insecure_registries: cfg.insecure_registries.clone(),
             debug: cfg.debug,
+            cgroup_parent,
         })
         .context("open the engine")?,
     );
+    engine.recover_containers();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();

@@ -6,6 +6,7 @@
 //! version to handlers as an [`ApiVersion`] extension. Every response carries dockerd's
 //! `API-Version`, `OSType` and `Server` headers. Unknown routes fall to [`unimplemented`].
 
+pub mod containers;
 pub mod error;
 pub mod images;
 pub mod query;
@@ -51,6 +52,20 @@ fn routes() -> Router<AppState> {
         .route("/info", get(system::info))
         .route("/auth", post(system::auth))
         .route("/events", get(system::events))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/prune", post(containers::prune))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::delete),
+        )
+        .route(
+            "/containers/{id}/{op}",
+            get(containers::get_op).post(containers::post_op),
+        )
+        .route("/exec/{id}/start", post(containers::exec_start))
+        .route("/exec/{id}/resize", post(containers::exec_resize))
+        .route("/exec/{id}/json", get(containers::exec_inspect))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
@@ -169,12 +184,11 @@ mod tests {
         let (s, _, body) = call(&svc, Method::GET, "/v1.50/nope").await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         assert_eq!(body, r#"{"message":"page not found"}"#);
-        let (s, _, body) = call(&svc, Method::GET, "/v1.50/containers/json?all=1").await;
-        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
-        assert_eq!(
-            body,
-            r#"{"message":"pier does not implement GET /containers/json yet"}"#
-        );
+        let (s, _, body) = call(&svc, Method::GET, "/v1.50/containers/nope/json").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(body, r#"{"message":"No such container: nope"}"#);
+        let (s, _, body) = call(&svc, Method::GET, "/v1.50/containers/x/changes").await;
+        assert_eq!(s, StatusCode::NOT_IMPLEMENTED, "{body}");
         let (s, _, _) = call(&svc, Method::POST, "/images/x/push").await;
         assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
         let (s, _, body) = call(

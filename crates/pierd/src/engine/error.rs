@@ -12,6 +12,16 @@ pub enum EngineError {
     /// ("busybox:latest", "sha256:…").
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
+    /// The container is already in the state asked for (docker answers 304).
+    #[error("container already in that state")]
+    NotModified,
+    /// The runtime refused to start the process (docker's 400 with the runtime's message).
+    #[error("{0}")]
+    StartFailed(String),
     #[error("{0}")]
     InvalidParameter(String),
     #[error("{0}")]
@@ -38,7 +48,11 @@ pub enum EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::NoSuchImage(_) => ErrorKind::NotFound,
+            EngineError::NoSuchImage(_)
+            | EngineError::NoSuchContainer(_)
+            | EngineError::NoSuchExec(_) => ErrorKind::NotFound,
+            EngineError::StartFailed(_) => ErrorKind::InvalidParameter,
+            EngineError::NotModified => ErrorKind::Conflict,
             EngineError::InvalidParameter(_) | EngineError::Reference(_) => {
                 ErrorKind::InvalidParameter
             }

@@ -4,6 +4,7 @@
 //! [`EngineError`]. It knows nothing of HTTP.
 
 pub mod auth;
+pub mod containers;
 pub mod error;
 pub mod events;
 pub mod filters;
@@ -31,6 +32,8 @@ pub struct EngineOptions {
     pub exec_root: PathBuf,
     pub insecure_registries: Vec<String>,
     pub debug: bool,
+    /// The cgroup every container's cgroup goes under (`--cgroup-parent`, default "/pier").
+    pub cgroup_parent: String,
 }
 
 pub struct Engine {
@@ -47,6 +50,7 @@ pub struct Engine {
     /// Serializes deletions and the recording of new images, so a delete never removes a layer
     /// a pull is about to record.
     pub(crate) image_lock: tokio::sync::Mutex<()>,
+    pub(crate) containers: containers::Containers,
 }
 
 impl Engine {
@@ -85,8 +89,10 @@ impl Engine {
             events: events::EventBus::default(),
             layer_locks: Mutex::new(HashMap::new()),
             image_lock: tokio::sync::Mutex::new(()),
+            containers: containers::Containers::default(),
         };
         engine.reconcile()?;
+        engine.load_containers()?;
         Ok(engine)
     }
 
@@ -138,6 +144,7 @@ pub(crate) mod tests {
             exec_root: dir.join("exec"),
             insecure_registries: vec!["reg.local:5000".into(), "10.0.0.0/8".into()],
             debug: false,
+            cgroup_parent: "/pier-unit".into(),
         })
         .unwrap()
     }

@@ -52,6 +52,7 @@ impl Engine {
 
     pub fn info(&self) -> Result<SystemInfo> {
         let images = self.store.count_images()?;
+        let counts = self.container_counts();
         let (operating_system, os_version) = host::operating_system();
         let data_root = self.opts.data_root.display().to_string();
         let mut runtimes = BTreeMap::new();
@@ -64,10 +65,10 @@ impl Engine {
         );
         Ok(SystemInfo {
             id: self.engine_id.clone(),
-            containers: 0,
-            containers_running: 0,
-            containers_paused: 0,
-            containers_stopped: 0,
+            containers: counts.0,
+            containers_running: counts.1,
+            containers_paused: counts.2,
+            containers_stopped: counts.3,
             images,
             driver: "overlay2".into(),
             driver_status: vec![

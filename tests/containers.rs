@@ -1,0 +1,195 @@
+//! Containers through pierd with the real docker CLI: run (output, exit codes, --rm), the
+//! detached loop (logs, exec, stop, rm), ps, inspect, name conflicts, a missing binary, and a
+//! `kill -9` of pierd with a running container.
+
+use std::time::{Duration, Instant};
+
+use pier_e2e::{docker, setup, skip_docker, Env};
+use pier_testkit::fixtures;
+use serde_json::Value;
+
+/// A daemon with the busybox fixture pulled and tagged `busybox`.
+fn env_with_busybox() -> Option<Env> {
+    if skip_docker() {
+        return None;
+    }
+    let env = setup()?;
+    let img = fixtures::busybox(&env.reg);
+    docker(&env.d, &["pull", &img.reference()]).ok();
+    docker(&env.d, &["tag", &img.reference(), "busybox"]).ok();
+    Some(env)
+}
+
+fn inspect(env: &Env, name: &str) -> Value {
+    let out = docker(&env.d, &["inspect", name]).ok().to_string();
+    let v: Value = serde_json::from_str(&out).expect("inspect JSON");
+    v[0].clone()
+}
+
+#[test]
+fn run_prints_and_returns_exit_codes() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let r = docker(&env.d, &["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(r.stdout, "hi\n", "{r}");
+    let r = docker(
+        &env.d,
+        &[
+            "run",
+            "--name",
+            "three",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
+    assert_eq!(r.code, Some(3), "{r}");
+    assert_eq!(r.stdout, "out\n");
+    assert_eq!(r.stderr, "err\n");
+    let v = inspect(&env, "three");
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 3);
+    assert_eq!(v["Name"], "/three");
+    assert_eq!(v["Config"]["Cmd"][0], "sh");
+    let ps = docker(&env.d, &["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+        .ok()
+        .to_string();
+    assert!(ps.starts_with("three Exited (3) "), "{ps}");
+    // --rm removed the first one.
+    assert_eq!(ps.lines().count(), 1, "{ps}");
+    // Name conflict: docker's 409 message.
+    let r = docker(&env.d, &["create", "--name", "three", "busybox", "true"]);
+    assert_ne!(r.code, Some(0));
+    assert!(
+        r.stderr
+            .contains("Conflict. The container name \"/three\" is already in use by container"),
+        "{r}"
+    );
+    docker(&env.d, &["rm", "three"]).ok();
+    let r = docker(&env.d, &["container", "inspect", "three"]);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr.trim(),
+        "Error response from daemon: No such container: three",
+        "{r}"
+    );
+}
+
+#[test]
+fn missing_binary_exits_127() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let r = docker(&env.d, &["run", "--rm", "busybox", "nonexistent-binary"]);
+    assert_eq!(r.code, Some(127), "{r}");
+    assert!(
+        r.stderr.contains("executable file not found in $PATH"),
+        "{r}"
+    );
+}
+
+#[test]
+fn detached_logs_exec_stop_rm() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let id = docker(
+        &env.d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "busybox",
+            "sh",
+            "-c",
+            "echo started; while true; do sleep 0.2; done",
+        ],
+    )
+    .ok()
+    .trim()
+    .to_string();
+    assert_eq!(id.len(), 64);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = docker(&env.d, &["logs", "web"]);
+        if logs.stdout == "started\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{logs}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let v = inspect(&env, "web");
+    assert_eq!(v["State"]["Running"], true);
+    assert!(v["State"]["Pid"].as_i64().unwrap() > 0);
+    let r = docker(
+        &env.d,
+        &["exec", "web", "sh", "-c", "echo $HOSTNAME; exit 4"],
+    );
+    assert_eq!(r.code, Some(4), "{r}");
+    assert_eq!(r.stdout.trim(), &id[..12]);
+    let r = docker(&env.d, &["rm", "web"]);
+    assert!(
+        r.stderr
+            .contains("container is running: stop the container before removing or force remove"),
+        "{r}"
+    );
+    let ps = docker(&env.d, &["ps", "--format", "{{.Names}} {{.Status}}"])
+        .ok()
+        .to_string();
+    assert!(ps.starts_with("web Up "), "{ps}");
+    let t = Instant::now();
+    docker(&env.d, &["stop", "-t", "1", "web"]).ok();
+    assert!(t.elapsed() < Duration::from_secs(8));
+    let v = inspect(&env, "web");
+    assert_eq!(v["State"]["Running"], false);
+    assert_eq!(v["State"]["ExitCode"], 137);
+    let r = docker(&env.d, &["exec", "web", "true"]);
+    assert!(r.stderr.contains("is not running"), "{r}");
+    docker(&env.d, &["start", "web"]).ok();
+    assert_eq!(inspect(&env, "web")["State"]["Running"], true);
+    docker(&env.d, &["rm", "-f", "web"]).ok();
+    assert_eq!(docker(&env.d, &["ps", "-aq"]).ok(), "");
+}
+
+#[test]
+fn survives_kill_9_of_pierd() {
+    let Some(mut env) = env_with_busybox() else {
+        return;
+    };
+    docker(
+        &env.d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "tick",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done",
+        ],
+    )
+    .ok();
+    std::thread::sleep(Duration::from_millis(500));
+    env.d.kill9();
+    std::thread::sleep(Duration::from_millis(500));
+    env.d.start_again();
+    let v = inspect(&env, "tick");
+    assert_eq!(v["State"]["Running"], true, "{v}");
+    let n1 = docker(&env.d, &["logs", "tick"]).ok().lines().count();
+    std::thread::sleep(Duration::from_millis(500));
+    let logs = docker(&env.d, &["logs", "tick"]).ok().to_string();
+    assert!(logs.lines().count() > n1, "logs did not continue");
+    // No gap: the numbers are consecutive.
+    for (i, l) in logs.lines().enumerate() {
+        assert_eq!(l, i.to_string(), "gap in the log");
+    }
+    let r = docker(&env.d, &["exec", "tick", "echo", "in"]);
+    assert_eq!(r.stdout, "in\n", "{r}");
+    docker(&env.d, &["stop", "-t", "1", "tick"]).ok();
+    assert_eq!(inspect(&env, "tick")["State"]["Running"], false);
+}
