@@ -100,6 +100,8 @@ enum Command {
     Stats(container::stats::Args),
     /// Update configuration of one or more containers
     Update(container::stats::UpdateArgs),
+    /// Get real time events from the server
+    Events(container::events::Args),
     /// Download an image from a registry
     #[command(override_usage = "pier pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(image::pull::Args),
@@ -132,6 +134,8 @@ enum Command {
 enum SystemCommand {
     /// Display system-wide information
     Info(system::info::Args),
+    /// Get real time events from the server
+    Events(container::events::Args),
 }
 
 fn config_dir(flag: Option<&str>) -> std::path::PathBuf {
@@ -184,6 +188,9 @@ async fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Port(a) => container::misc::port(&mut ctx, a).await,
         Command::Stats(a) => container::stats::run(&mut ctx, a).await,
         Command::Update(a) => container::stats::update(&mut ctx, a).await,
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
+            container::events::run(&mut ctx, a).await
+        }
         Command::Pull(a) => image::pull::run(&mut ctx, a).await,
         Command::Images(a) => image::list::run(&mut ctx, a, true).await,
         Command::Rmi(a) => image::remove::run(&mut ctx, a).await,

@@ -251,6 +251,13 @@ fn start() -> Option<Daemon> {
     Some(d)
 }
 
+fn chrono_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn run(bin: &str, host: &str, args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
     let mut c = Command::new(bin);
     if bin == "docker" {
@@ -352,6 +359,7 @@ fn container_commands_match_docker() {
         pier,
         failures: Vec::new(),
     };
+    let since = (chrono_secs() - 1).to_string();
 
     // run: output, streams, exit codes, errors (each CLI makes its own container)
     c.same(&["run", "--rm", "busybox", "echo", "hello"]);
@@ -544,6 +552,24 @@ fn container_commands_match_docker() {
     c.pair(&["kill", "d1"], &["kill", "p1"], None);
     c.pair(&["kill", "d1"], &["kill", "p1"], None);
     c.pair(&["rm", "d1", "d3"], &["rm", "p1", "p3"], None);
+    // events over the whole test so far, pretty and templated
+    let until = (chrono_secs() + 1).to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    c.same(&["events", "--since", &since, "--until", &until]);
+    c.same(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.exitCode}}",
+    ]);
+    c.same(&[
+        "events", "--since", &since, "--until", &until, "--format", "json",
+    ]);
     // errors
     for args in [
         &["stop", "nope"][..],

@@ -4,6 +4,7 @@
 //! [`crate::stream`], flag value parsing in [`opts`].
 
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod list;
 pub mod logs;
