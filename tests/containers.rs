@@ -193,3 +193,103 @@ fn survives_kill_9_of_pierd() {
     docker(&env.d, &["stop", "-t", "1", "tick"]).ok();
     assert_eq!(inspect(&env, "tick")["State"]["Running"], false);
 }
+
+#[test]
+fn lifecycle_verbs_and_restart_policy() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    // on-failure:2 restarts twice, then stays exited.
+    docker(
+        &env.d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "flaky",
+            "--restart",
+            "on-failure:2",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 5",
+        ],
+    )
+    .ok();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = inspect(&env, "flaky");
+        if v["RestartCount"] == 2
+            && v["State"]["Running"] == false
+            && v["State"]["Restarting"] == false
+        {
+            assert_eq!(v["State"]["ExitCode"], 5);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // kill + wait.
+    docker(
+        &env.d,
+        &["run", "-d", "--name", "sleeper", "busybox", "sleep", "100"],
+    )
+    .ok();
+    docker(&env.d, &["kill", "sleeper"]).ok();
+    assert_eq!(docker(&env.d, &["wait", "sleeper"]).ok(), "137\n");
+    let r = docker(&env.d, &["kill", "sleeper"]);
+    assert!(r.stderr.contains("is not running"), "{r}");
+    // restart, pause/unpause, rename, top.
+    docker(&env.d, &["restart", "-t", "0", "sleeper"]).ok();
+    assert_eq!(inspect(&env, "sleeper")["State"]["Running"], true);
+    docker(&env.d, &["pause", "sleeper"]).ok();
+    assert_eq!(inspect(&env, "sleeper")["State"]["Status"], "paused");
+    docker(&env.d, &["unpause", "sleeper"]).ok();
+    assert_eq!(inspect(&env, "sleeper")["State"]["Status"], "running");
+    docker(&env.d, &["rename", "sleeper", "napper"]).ok();
+    let top = docker(&env.d, &["top", "napper"]).ok().to_string();
+    assert!(top.contains("sleep 100"), "{top}");
+    let info = docker(
+        &env.d,
+        &["info", "--format", "{{.Containers}} {{.ContainersRunning}}"],
+    )
+    .ok()
+    .to_string();
+    assert_eq!(info, "2 1\n");
+    docker(&env.d, &["rm", "-f", "napper"]).ok();
+    let r = docker(&env.d, &["container", "prune", "-f"]);
+    assert!(r.ok().contains("Deleted Containers:"), "{r}");
+    assert_eq!(docker(&env.d, &["ps", "-aq"]).ok(), "");
+}
+
+#[test]
+fn memory_limit_oom_kill() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    // A shell that grows a string until the 16 MiB limit stops it.
+    let r = docker(
+        &env.d,
+        &[
+            "run",
+            "--name",
+            "oom",
+            "-m",
+            "16m",
+            "--memory-swap",
+            "16m",
+            "busybox",
+            "sh",
+            "-c",
+            "x=a; while true; do x=$x$x; done",
+        ],
+    );
+    if r.code != Some(137) {
+        println!("SKIP: the host did not OOM-kill under the memory limit ({r})");
+        return;
+    }
+    let v = inspect(&env, "oom");
+    assert_eq!(v["State"]["OOMKilled"], true, "{v}");
+    assert_eq!(v["State"]["ExitCode"], 137);
+    assert_eq!(v["HostConfig"]["Memory"], 16 * 1024 * 1024);
+}
