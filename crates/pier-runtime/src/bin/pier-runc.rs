@@ -331,7 +331,12 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
                     proc_.set_cwd(cwd);
                 }
                 let mut e = proc_.env().clone().unwrap_or_default();
-                e.extend(env);
+                // --env overrides a variable of the same name (first match wins in getenv).
+                for kv in env {
+                    let key = kv.split('=').next().unwrap_or("").to_string();
+                    e.retain(|x| x.split('=').next() != Some(key.as_str()));
+                    e.push(kv);
+                }
                 proc_.set_env(Some(e));
                 if let Some(u) = user {
                     let (uid, gid) = u.split_once(':').unwrap_or((&u, "0"));
