@@ -18,7 +18,8 @@
 //! - `guard` (filter, prerouting −300): drops packets from a pier bridge to 127.0.0.0/8, which
 //!   `route_localnet` would otherwise route to the host's loopback services.
 //! - `forward` (filter): drops traffic between different pier bridges (network isolation), and any
-//!   traffic into or out of an internal network's bridge except within it.
+//!   traffic into or out of an internal network's bridge except within it; into other bridges only
+//!   replies and DNAT-ed (published) connections — no direct routing to container addresses.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -213,6 +214,14 @@ impl RuleSet {
                     others.join(", ")
                 );
             }
+        }
+        // Into a bridge from elsewhere only replies and published (DNAT-ed) ports: no direct
+        // routing to container addresses from other hosts.
+        for n in self.networks.iter().filter(|n| !n.internal) {
+            let b = &n.bridge;
+            let _ = writeln!(s, "\t\toifname \"{b}\" ct state established,related accept");
+            let _ = writeln!(s, "\t\toifname \"{b}\" ct status dnat accept");
+            let _ = writeln!(s, "\t\toifname \"{b}\" iifname != \"{b}\" drop");
         }
         s.push_str("\t}\n}\n");
         Ok(s)

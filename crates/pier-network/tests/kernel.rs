@@ -20,8 +20,8 @@ fn pid3() -> u32 {
 
 /// A /24 per (process, test number) inside 10.213.0.0/16.
 fn subnet(n: u32) -> Ipv4Net {
-    assert!(n < 9);
-    let third = (std::process::id() % 27) * 9 + n + 1;
+    assert!(n < 10);
+    let third = (std::process::id() % 25) * 10 + n + 1;
     format!("10.213.{third}.0/24").parse().unwrap()
 }
 
@@ -852,5 +852,140 @@ async fn containers_cannot_reach_host_loopback_through_route_localnet() {
     assert!(
         after.is_none(),
         "host loopback reachable from a container: {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn outside_hosts_reach_published_ports_but_not_container_addresses() {
+    let br = format!("pt{}j", pid3());
+    let table = format!("pier-t{}j", std::process::id());
+    let outside_host = format!("pt{}jo", pid3());
+    let _g = (LinkGuard(br.clone()), LinkGuard(outside_host.clone()));
+    let _t = TableGuard(table.clone());
+    let sub = subnet(9);
+    let gw = sub.first_host();
+    Bridge::ensure(&br, Ipv4Net::new(gw, sub.prefix).unwrap(), 1500)
+        .await
+        .unwrap();
+    let ns = NetnsGuard::new(format!("pn{}j", std::process::id()));
+    let ip = Ipv4Addr::from(u32::from(gw) + 1);
+    let ep = attach(&AttachRequest::new(
+        ns.netns(),
+        &br,
+        ip,
+        sub.prefix,
+        Some(gw),
+    ))
+    .await
+    .unwrap();
+    let _v = LinkGuard(ep.host_ifname.clone());
+    let listener = ns
+        .netns()
+        .bind_tcp("0.0.0.0:8080".parse().unwrap())
+        .unwrap();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let _ = s.write_all(b"hi\n");
+        }
+    });
+    // an "outside host": a netns on a plain veth (not a pier bridge), routed to the container
+    // subnet through the host, as a machine on the LAN would be
+    let out = NetnsGuard::new(format!("pn{}jo", std::process::id()));
+    // a private /31 outside every pier subnet (198.18.0.0/15 is reserved for tests like this)
+    let third = (std::process::id() % 250) as u8;
+    let (h_ip, o_ip) = (
+        Ipv4Addr::new(198, 18, third, 0),
+        Ipv4Addr::new(198, 18, third, 1),
+    );
+    for cmd in [
+        vec![
+            "ip",
+            "link",
+            "add",
+            &outside_host,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &out.0,
+        ],
+        vec![
+            "ip",
+            "addr",
+            "add",
+            &format!("{h_ip}/31"),
+            "dev",
+            &outside_host,
+        ],
+        vec!["ip", "link", "set", &outside_host, "up"],
+    ] {
+        let o = run(&cmd);
+        assert!(
+            o.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    for cmd in [
+        vec!["ip", "addr", "add", &format!("{o_ip}/31"), "dev", "eth0"],
+        vec!["ip", "link", "set", "eth0", "up"],
+        vec![
+            "ip",
+            "route",
+            "add",
+            &sub.trunc().to_string(),
+            "via",
+            &h_ip.to_string(),
+        ],
+    ] {
+        let o = out.exec(&cmd);
+        assert!(
+            o.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let host_port = pier_network::ports::pick_host_port(h_ip, Proto::Tcp, &[]).unwrap();
+    let connect = |target: SocketAddr| {
+        out.netns()
+            .run(move || {
+                Ok(
+                    TcpStream::connect_timeout(&target, Duration::from_millis(800)).map(|mut s| {
+                        let mut b = String::new();
+                        let _ = s.read_to_string(&mut b);
+                        b
+                    }),
+                )
+            })
+            .unwrap()
+    };
+    if pier_network::ip_forward_enabled().unwrap() {
+        assert!(
+            connect(SocketAddr::from((ip, 8080))).is_ok(),
+            "direct routing works without pier's rules"
+        );
+    }
+    let mut rs = RuleSet::new(&table);
+    rs.networks.push(NetworkRules::new(&br, sub));
+    rs.ports.push(PortMapping {
+        host_ip: h_ip,
+        host_port,
+        container_ip: ip,
+        container_port: 8080,
+        proto: Proto::Tcp,
+    });
+    rs.apply().unwrap();
+    let direct = connect(SocketAddr::from((ip, 8080)));
+    assert!(
+        direct.is_err(),
+        "container address reachable directly from outside: {direct:?}"
+    );
+    let published = connect(SocketAddr::from((h_ip, host_port)));
+    assert_eq!(
+        published.as_deref().ok(),
+        Some("hi\n"),
+        "published port from outside: {published:?}"
     );
 }
