@@ -552,6 +552,28 @@ fn container_commands_match_docker() {
     c.pair(&["kill", "d1"], &["kill", "p1"], None);
     c.pair(&["kill", "d1"], &["kill", "p1"], None);
     c.pair(&["rm", "d1", "d3"], &["rm", "p1", "p3"], None);
+    // sig-proxy: without a tty a TERM to the CLI reaches the container
+    {
+        let mut child = Command::new(pier)
+            .env_remove("DOCKER_HOST")
+            .args(["-H", &host, "run", "--rm", "busybox", "sh", "-c"])
+            .arg("trap 'echo got TERM; exit 9' TERM; echo ready; while true; do sleep 0.1; done")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = [0u8; 6];
+        use std::io::Read;
+        out.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ready\n");
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "got TERM\n");
+        assert_eq!(child.wait().unwrap().code(), Some(9));
+    }
     // events over the whole test so far, pretty and templated
     let until = (chrono_secs() + 1).to_string();
     std::thread::sleep(Duration::from_millis(1100));

@@ -155,7 +155,7 @@ pub async fn prune(ctx: &mut Ctx, a: PruneArgs) -> Result<()> {
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
         if !matches!(line.trim().to_lowercase().as_str(), "y" | "yes") {
-            return Err(CliError::Usage("Total reclaimed space: 0B".into())).or(Ok(()));
+            return Ok(());
         }
     }
     let mut path = String::from("/containers/prune");

@@ -173,6 +173,12 @@ async fn run_inner(ctx: &mut Ctx, args: Args) -> Result<()> {
         resize(ctx, &format!("/containers/{id}")).await;
         winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     }
+    // docker's sig-proxy: without a tty, signals we get go to the container.
+    let mut sigs = if !o.tty && args.sig_proxy {
+        Some(signal_proxy())
+    } else {
+        None
+    };
     if let Some(conn) = conn {
         let pump = stream::pump(conn, o.tty, a_in, detach_keys);
         tokio::pin!(pump);
@@ -181,6 +187,9 @@ async fn run_inner(ctx: &mut Ctx, args: Args) -> Result<()> {
                 r = &mut pump => break r,
                 _ = async { match winch.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
                     resize(ctx, &format!("/containers/{id}")).await;
+                }
+                Some(sig) = async { match sigs.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                    let _ = ctx.client.request(Method::POST, &format!("/containers/{id}/kill?signal={sig}"), &[], empty()).await;
                 }
             }
         };
@@ -198,6 +207,25 @@ async fn run_inner(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Err(CliError::Silent(status));
     }
     Ok(())
+}
+
+/// Forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 as their numbers.
+pub fn signal_proxy() -> tokio::sync::mpsc::Receiver<i32> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    for n in [2, 15, 1, 3, 10, 12] {
+        if let Ok(mut s) = signal(SignalKind::from_raw(n)) {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    if tx.send(n).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    rx
 }
 
 /// The `StatusCode` of a wait response (an `Error.Message` in it is an error, as docker reports).
