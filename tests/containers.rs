@@ -293,3 +293,32 @@ fn memory_limit_oom_kill() {
     assert_eq!(v["State"]["ExitCode"], 137);
     assert_eq!(v["HostConfig"]["Memory"], 16 * 1024 * 1024);
 }
+
+#[test]
+fn stats_no_stream() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    docker(
+        &env.d,
+        &[
+            "run", "-d", "--name", "busy", "-m", "64m", "busybox", "sleep", "100",
+        ],
+    )
+    .ok();
+    let out = docker(
+        &env.d,
+        &[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+            "busy",
+        ],
+    )
+    .ok()
+    .to_string();
+    assert!(out.starts_with("busy "), "{out}");
+    assert!(out.contains("/ 64MiB 1\n"), "{out}");
+    docker(&env.d, &["rm", "-f", "busy"]).ok();
+}

@@ -119,6 +119,7 @@ pub async fn get_op(
         }
         "logs" => logs(engine, version, &id, &q).await,
         "top" => top(engine, &id, &q).await,
+        "stats" => stats(engine, &id, &q).await,
         _ => Err(ApiError::not_implemented(
             "GET",
             &format!("/containers/{{id}}/{op}"),
@@ -171,6 +172,56 @@ async fn logs(engine: AppState, version: ApiVersion, id: &str, q: &Query) -> Api
     };
 
     Ok(([(header::CONTENT_TYPE, ct)], Body::from_stream(stream)).into_response())
+}
+
+/// `GET /containers/{id}/stats`: one object (`stream=false`; with a CPU sample a second
+/// before unless `one-shot`) or one per second.
+async fn stats(engine: AppState, id: &str, q: &Query) -> ApiResult<Response> {
+    engine.container(id)?;
+    let stream = q.get("stream").is_none() || q.bool("stream");
+    let one_shot = q.bool("one-shot");
+    let id = id.to_string();
+    if !stream {
+        let first = engine.container_stats(&id, None)?;
+        let v = if one_shot || first["read"] == crate::engine::containers::ZERO_TIME {
+            first
+        } else {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let read = first["read"].as_str().unwrap_or("").to_string();
+            engine.container_stats(&id, Some((&first["cpu_stats"], &read)))?
+        };
+        return Ok(Json(v).into_response());
+    }
+    let body = futures::stream::unfold(
+        (engine, id, None::<Value>, true),
+        |(engine, id, prev, go)| async move {
+            if !go {
+                return None;
+            }
+            if prev.is_some() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            let v = match &prev {
+                Some(p) => {
+                    let read = p["read"].as_str().unwrap_or("").to_string();
+                    engine.container_stats(&id, Some((&p["cpu_stats"], &read)))
+                }
+                None => engine.container_stats(&id, None),
+            };
+            let v = v.ok()?;
+            let mut line = serde_json::to_vec(&v).unwrap_or_default();
+            line.push(b'\n');
+            Some((
+                Ok::<Bytes, Infallible>(Bytes::from(line)),
+                (engine, id, Some(v), true),
+            ))
+        },
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
 }
 
 async fn top(engine: AppState, id: &str, q: &Query) -> ApiResult<Response> {

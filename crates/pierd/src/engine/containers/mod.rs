@@ -14,6 +14,7 @@ pub mod exec;
 pub mod logs;
 pub mod run;
 pub mod spec;
+pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
