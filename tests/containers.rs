@@ -322,3 +322,84 @@ fn stats_no_stream() {
     assert!(out.contains("/ 64MiB 1\n"), "{out}");
     docker(&env.d, &["rm", "-f", "busy"]).ok();
 }
+
+#[test]
+fn stdin_events_and_a_killed_shim() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    // docker run -i: stdin reaches the container and its EOF ends it.
+    let mut cmd = pier_testkit::docker(&env.d).expect("docker CLI");
+    cmd.args(["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\ndone\n");
+    assert_eq!(out.status.code(), Some(0));
+
+    // docker's container events (`--until 0s` is "now" in whole seconds: let one pass).
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = docker(
+        &env.d,
+        &[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            "0s",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}}",
+        ],
+    );
+    let actions: Vec<&str> = r.ok().lines().collect();
+    for a in ["create", "attach", "start", "die", "destroy"] {
+        assert!(actions.contains(&a), "{a} missing: {actions:?}");
+    }
+
+    // A shim killed under a running container: pierd marks it exited with an error and
+    // cleans up.
+    docker(
+        &env.d,
+        &["run", "-d", "--name", "orphan", "busybox", "sleep", "100"],
+    )
+    .ok();
+    let mut killed = 0;
+    for e in std::fs::read_dir(env.d.exec_root().join("s"))
+        .unwrap()
+        .flatten()
+    {
+        let pid: i32 = std::fs::read_to_string(e.path().join("shim.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        killed += 1;
+    }
+    assert_eq!(killed, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = inspect(&env, "orphan");
+        if v["State"]["Running"] == false {
+            assert!(!v["State"]["Error"].as_str().unwrap().is_empty(), "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    docker(&env.d, &["rm", "orphan"]).ok();
+    assert!(pier_testkit::daemon::mounts_under(env.d.dir()).is_empty());
+}
