@@ -403,3 +403,56 @@ fn stdin_events_and_a_killed_shim() {
     docker(&env.d, &["rm", "orphan"]).ok();
     assert!(pier_testkit::daemon::mounts_under(env.d.dir()).is_empty());
 }
+
+#[test]
+fn tty_run_and_exec_through_a_pty() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    if pier_testkit::cli::which("script").is_none() {
+        println!("SKIP: script (util-linux) not installed");
+        return;
+    }
+    let docker_cmd = |args: &str| {
+        let cmd = pier_testkit::docker(&env.d).expect("docker CLI");
+        let envs: Vec<String> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+            .collect();
+        format!(
+            "env {} {} {args}",
+            envs.join(" "),
+            cmd.get_program().to_string_lossy()
+        )
+    };
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &docker_cmd("run -t --rm busybox sh -c 'tty; exit 2'"),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("/dev/pts/"), "{text:?}");
+    assert_eq!(out.status.code(), Some(2));
+    docker(
+        &env.d,
+        &[
+            "run",
+            "-d",
+            "-t",
+            "--name",
+            "tt",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x; sleep 100",
+        ],
+    )
+    .ok();
+    let r = docker(&env.d, &["exec", "-t", "tt", "echo", "hi"]);
+    assert_eq!(r.stdout, "hi\r\n", "{r}");
+    docker(&env.d, &["rm", "-f", "tt"]).ok();
+}
