@@ -456,3 +456,57 @@ fn tty_run_and_exec_through_a_pty() {
     assert_eq!(r.stdout, "hi\r\n", "{r}");
     docker(&env.d, &["rm", "-f", "tt"]).ok();
 }
+
+#[test]
+fn logs_tail_timestamps_streams_and_follow() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let r = docker(
+        &env.d,
+        &[
+            "run",
+            "--name",
+            "lg",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo out$i; echo err$i >&2; done",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{r}");
+    let r = docker(&env.d, &["logs", "lg"]);
+    assert_eq!(r.stdout, "out1\nout2\nout3\n");
+    assert_eq!(r.stderr, "err1\nerr2\nerr3\n");
+    // The two pipes are read independently, so only the total of the tail is fixed.
+    let r = docker(&env.d, &["logs", "--tail", "2", "lg"]);
+    assert_eq!(
+        r.stdout.lines().count() + r.stderr.lines().count(),
+        2,
+        "{r}"
+    );
+    let r = docker(&env.d, &["logs", "--tail", "0", "lg"]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""), "{r}");
+    let r = docker(&env.d, &["logs", "-t", "lg"]);
+    let first = r.stdout.lines().next().unwrap().to_string();
+    assert!(first.ends_with("Z out1") && first.contains('T'), "{first}");
+    let r = docker(&env.d, &["logs", "--until", "2000-01-01T00:00:00Z", "lg"]);
+    assert_eq!(r.stdout, "");
+    // -f on a running container ends when it exits.
+    docker(
+        &env.d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "fl",
+            "busybox",
+            "sh",
+            "-c",
+            "echo a; sleep 1; echo b",
+        ],
+    )
+    .ok();
+    let r = docker(&env.d, &["logs", "-f", "fl"]);
+    assert_eq!(r.stdout, "a\nb\n", "{r}");
+}
