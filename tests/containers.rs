@@ -510,3 +510,43 @@ fn logs_tail_timestamps_streams_and_follow() {
     let r = docker(&env.d, &["logs", "-f", "fl"]);
     assert_eq!(r.stdout, "a\nb\n", "{r}");
 }
+
+#[test]
+fn update_resources_and_restart_policy() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    docker(
+        &env.d,
+        &[
+            "run", "-d", "--name", "up", "-m", "32m", "busybox", "sleep", "100",
+        ],
+    )
+    .ok();
+    docker(
+        &env.d,
+        &[
+            "update",
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "--restart",
+            "on-failure:3",
+            "up",
+        ],
+    )
+    .ok();
+    let v = inspect(&env, "up");
+    assert_eq!(v["HostConfig"]["Memory"], 64 * 1024 * 1024);
+    assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(v["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
+    let out = docker(
+        &env.d,
+        &["stats", "--no-stream", "--format", "{{.MemUsage}}", "up"],
+    )
+    .ok()
+    .to_string();
+    assert!(out.trim_end().ends_with("/ 64MiB"), "{out}");
+    docker(&env.d, &["rm", "-f", "up"]).ok();
+}

@@ -367,7 +367,12 @@ pub async fn post_op(
             let eid = blocking(move || e.create_exec(&id, body)).await?;
             Ok((StatusCode::CREATED, Json(json!({"Id": eid}))).into_response())
         }
-        "update" => Err(ApiError::not_implemented("POST", "/containers/{id}/update")),
+        "update" => {
+            let body = json_body(req).await?;
+            let e = engine.clone();
+            let warnings = blocking(move || e.update_container(&id, &body)).await?;
+            Ok(Json(json!({"Warnings": warnings})).into_response())
+        }
         _ => Err(ApiError::not_implemented(
             "POST",
             &format!("/containers/{{id}}/{op}"),

@@ -755,7 +755,7 @@ impl Engine {
     }
 }
 
-fn validate_host_config(hc: &Value) -> Result<()> {
+pub(crate) fn validate_host_config(hc: &Value) -> Result<()> {
     let rp = &hc["RestartPolicy"];
     let name = rp["Name"].as_str().unwrap_or("");
     let max = rp["MaximumRetryCount"].as_i64().unwrap_or(0);

@@ -1,7 +1,8 @@
 //! `GET /containers/{id}/stats`: docker's stats object read from the container's cgroup (v1
 //! hierarchies or the v2 unified one): CPU (container usage and the host's, for the CLI's
 //! percentage), memory (usage, limit, memory.stat), pids. Each sample carries the previous
-//! one as `precpu_stats`, as dockerd's.
+//! one as `precpu_stats`, as dockerd's. Also `POST /containers/{id}/update`, which writes new limits
+//! to the same cgroup files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -188,4 +189,123 @@ impl Engine {
             "cpu_stats": cpu, "precpu_stats": precpu, "memory_stats": mem,
         }))
     }
+}
+
+impl Engine {
+    /// `POST /containers/{id}/update`: resources (written to the running container's cgroup)
+    /// and the restart policy, recorded in its HostConfig.
+    pub fn update_container(&self, name: &str, body: &Value) -> Result<Vec<String>> {
+        let c = self.container(name)?;
+        let mut r = c.rec();
+        if let Some(rp) = body.get("RestartPolicy").filter(|v| v.is_object()) {
+            let mut hc = r.host_config.clone();
+            hc["RestartPolicy"] = rp.clone();
+            super::validate_host_config(&hc)?;
+            if r.host_config["AutoRemove"].as_bool().unwrap_or(false)
+                && !matches!(rp["Name"].as_str().unwrap_or(""), "" | "no")
+            {
+                return Err(crate::engine::EngineError::InvalidParameter(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+                ));
+            }
+        }
+        const KEYS: &[&str] = &[
+            "Memory",
+            "MemorySwap",
+            "MemoryReservation",
+            "NanoCpus",
+            "CpuShares",
+            "CpuQuota",
+            "CpuPeriod",
+            "CpusetCpus",
+            "PidsLimit",
+            "RestartPolicy",
+        ];
+        let mut hc = r.host_config.clone();
+        for k in KEYS {
+            if let Some(v) = body.get(*k).filter(|v| !v.is_null()) {
+                let zero = v.as_i64() == Some(0) || v.as_str() == Some("");
+                if !zero || *k == "RestartPolicy" {
+                    hc[*k] = v.clone();
+                }
+            }
+        }
+        super::validate_host_config(&hc)?;
+        if r.state.running {
+            let rel = format!("{}/{}", self.opts.cgroup_parent.trim_matches('/'), r.id);
+            apply_resources(&rel, &hc)?;
+        }
+        r.host_config = hc;
+        self.save(&r)?;
+        self.container_event(&r, "update", &[]);
+        Ok(Vec::new())
+    }
+}
+
+fn write(p: PathBuf, v: String) -> Result<()> {
+    std::fs::write(&p, &v).map_err(|e| {
+        crate::engine::EngineError::System(format!(
+            "Cannot update container: write {v} to {}: {e}",
+            p.display()
+        ))
+    })
+}
+
+fn apply_resources(rel: &str, hc: &Value) -> Result<()> {
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let n = |k: &str| hc[k].as_i64().unwrap_or(0);
+    let root = Path::new("/sys/fs/cgroup");
+    if v2 {
+        let d = root.join(rel);
+        if n("Memory") > 0 {
+            write(d.join("memory.max"), n("Memory").to_string())?;
+        }
+        if n("NanoCpus") > 0 {
+            write(
+                d.join("cpu.max"),
+                format!("{} 100000", n("NanoCpus") * 100_000 / 1_000_000_000),
+            )?;
+        }
+        if n("PidsLimit") > 0 {
+            write(d.join("pids.max"), n("PidsLimit").to_string())?;
+        }
+        return Ok(());
+    }
+    if n("Memory") > 0 {
+        let mem = root.join("memory").join(rel);
+        let swap_file = mem.join("memory.memsw.limit_in_bytes");
+        let swap = match n("MemorySwap") {
+            0 => n("Memory") * 2,
+            s => s,
+        };
+        // Raise the combined limit first when growing, the memory limit first when shrinking.
+        if swap_file.exists() && swap > 0 {
+            let _ = std::fs::write(&swap_file, swap.to_string());
+            write(mem.join("memory.limit_in_bytes"), n("Memory").to_string())?;
+            write(swap_file, swap.to_string())?;
+        } else {
+            write(mem.join("memory.limit_in_bytes"), n("Memory").to_string())?;
+        }
+    }
+    if n("NanoCpus") > 0 {
+        let cpu = root.join("cpu").join(rel);
+        write(cpu.join("cpu.cfs_period_us"), "100000".into())?;
+        write(
+            cpu.join("cpu.cfs_quota_us"),
+            (n("NanoCpus") * 100_000 / 1_000_000_000).to_string(),
+        )?;
+    }
+    if n("CpuShares") > 0 {
+        write(
+            root.join("cpu").join(rel).join("cpu.shares"),
+            n("CpuShares").to_string(),
+        )?;
+    }
+    if n("PidsLimit") > 0 {
+        write(
+            root.join("pids").join(rel).join("pids.max"),
+            n("PidsLimit").to_string(),
+        )?;
+    }
+    Ok(())
 }
