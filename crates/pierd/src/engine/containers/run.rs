@@ -459,7 +459,14 @@ impl Engine {
                 n.error = None;
             });
             // docker's backoff: 100 ms doubling, reset after 10 s of running.
-            let delay = 100u64 << count.clamp(0, 10);
+            let ran_long = {
+                let r = c.rec();
+                crate::engine::time::parse(&r.state.started_at).is_some_and(|t| {
+                    chrono::Utc::now().signed_duration_since(t) > chrono::Duration::seconds(10)
+                })
+            };
+            let step = if ran_long { 0 } else { count.clamp(0, 10) };
+            let delay = 100u64 << step;
             let delay = Duration::from_millis(delay.min(60_000));
             let e = self.clone();
             let c2 = c.clone();
