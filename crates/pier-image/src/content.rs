@@ -148,16 +148,10 @@ impl ContentStore {
         let mut n = 0;
         for entry in fs::read_dir(&dir).map_err(io_err(format!("list {}", dir.display())))? {
             let entry = entry.map_err(io_err(format!("list {}", dir.display())))?;
-            let path = entry.path();
-            let res = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            match res {
-                Ok(()) => n += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(format!("remove {}", path.display()))(e)),
+            if crate::remove_entry(&entry)
+                .map_err(io_err(format!("remove {}", entry.path().display())))?
+            {
+                n += 1;
             }
         }
         Ok(n)

@@ -15,6 +15,22 @@ pub mod layer;
 pub mod reference;
 pub mod snapshot;
 
+/// Removes a directory entry, a tree or a file alike. `Ok(false)` when it was already gone (a
+/// concurrent cleaner got there first), so crash-leftover sweeps count only what they removed.
+pub(crate) fn remove_entry(entry: &std::fs::DirEntry) -> std::io::Result<bool> {
+    let path = entry.path();
+    let res = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+        std::fs::remove_dir_all(&path)
+    } else {
+        std::fs::remove_file(&path)
+    };
+    match res {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub use content::{BlobWriter, ContentError, ContentStore};
 pub use digest::{Digest, DigestError, Sha256Reader, Sha256Writer};
 pub use layer::{apply_layer, write_layer, Applied, Compression, LayerError};

@@ -242,16 +242,10 @@ impl Snapshots {
             if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
                 continue;
             }
-            let path = entry.path();
-            let res = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            match res {
-                Ok(()) => n += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(format!("remove {}", path.display()))(e)),
+            if crate::remove_entry(&entry)
+                .map_err(io_err(format!("remove {}", entry.path().display())))?
+            {
+                n += 1;
             }
         }
         Ok(n)
