@@ -60,6 +60,8 @@ impl Engine {
         let root = &opts.data_root;
         create_dir(root)?;
         create_dir(&opts.exec_root)?;
+        pier_init::install(&opts.exec_root)
+            .map_err(|e| EngineError::system("install the container init (pier-init)", e))?;
         let store = Store::open(&root.join("pier.db"))?;
         let content = ContentStore::open(root.join("content"))?;
         let snapshots = Snapshots::open(root.join("snapshots"))?;

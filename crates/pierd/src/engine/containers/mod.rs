@@ -310,6 +310,10 @@ impl Engine {
     pub(crate) fn container_run_dir(&self, id: &str) -> PathBuf {
         self.opts.exec_root.join("containers").join(id)
     }
+    /// The static init containers run with `--init` (installed by [`Engine::open`]).
+    pub(crate) fn init_path(&self) -> PathBuf {
+        self.opts.exec_root.join(pier_init::FILE_NAME)
+    }
     pub(crate) fn runtime_root(&self) -> PathBuf {
         self.opts.exec_root.join("runtime")
     }
@@ -796,11 +800,6 @@ pub(crate) fn validate_host_config(hc: &Value) -> Result<()> {
     if mem > 0 && swap > 0 && swap < mem {
         return Err(EngineError::InvalidParameter(
             "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-        ));
-    }
-    if hc["Init"].as_bool().unwrap_or(false) {
-        return Err(EngineError::NotImplemented(
-            "pier does not implement --init yet".into(),
         ));
     }
     if let Some(rt) = hc["Runtime"]

@@ -155,6 +155,7 @@ impl Engine {
                     rootfs: &rootfs,
                     container_dir: &dir,
                     cgroup_parent: &self.opts.cgroup_parent,
+                    init: &self.init_path(),
                 },
             )?;
             std::fs::write(
