@@ -2,7 +2,12 @@
 //! (our static init at PID 1), `--runtime` (daemon-configured OCI runtime binaries), `rmi` of
 //! an image containers use, detach keys, and stats' blkio/network figures.
 
-use pier_e2e::{docker, env_with_busybox, inspect_container as inspect};
+use pier_e2e::{
+    docker, env_with_busybox, env_with_busybox_opts, inspect_container as inspect, skip_daemon,
+    skip_docker, Env,
+};
+use pier_testkit::DaemonOpts;
+use serde_json::Value;
 
 #[test]
 fn init_is_pid_1_forwards_signals_reaps_and_passes_exit_codes() {
@@ -79,4 +84,126 @@ fn init_is_pid_1_forwards_signals_reaps_and_passes_exit_codes() {
     let v = inspect(&env, "sl");
     assert_eq!(v["State"]["ExitCode"], 143, "{v}");
     docker(&env.d, &["rm", "sl"]).ok();
+}
+
+/// Runs the container loop (output and exit code, detached with logs/exec/stop) on `runtime`,
+/// checking the runtime's own state dir under `<exec-root>/runtimes/<name>` while it runs.
+fn loop_on_runtime(env: &Env, runtime: &str) {
+    let r = docker(
+        &env.d,
+        &[
+            "run",
+            "--rm",
+            "--runtime",
+            runtime,
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (Some(3), "out\n"), "{r}");
+    assert_eq!(r.stderr, "err\n", "{r}");
+    let name = format!("on-{runtime}");
+    let id = docker(
+        &env.d,
+        &[
+            "run",
+            "-d",
+            "--runtime",
+            runtime,
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 5' TERM; echo started; while :; do sleep 0.1; done",
+        ],
+    )
+    .ok()
+    .trim()
+    .to_string();
+    let v = inspect(env, &name);
+    assert_eq!(v["HostConfig"]["Runtime"], runtime, "{v}");
+    assert_eq!(v["State"]["Running"], true, "{v}");
+    let state = env.d.exec_root().join("runtimes").join(runtime).join(&id);
+    assert!(
+        state.is_dir(),
+        "{} missing: not run by {runtime}",
+        state.display()
+    );
+    let r = docker(&env.d, &["exec", &name, "sh", "-c", "echo in; exit 4"]);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(4), "in\n"), "{r}");
+    // The stop signal reaches the trap (a SIGKILL after the timeout would give 137).
+    docker(&env.d, &["stop", "-t", "30", &name]).ok();
+    let v = inspect(env, &name);
+    assert_eq!(v["State"]["ExitCode"], 5, "{v}");
+    assert_eq!(docker(&env.d, &["logs", &name]).ok(), "started\n");
+    docker(&env.d, &["rm", &name]).ok();
+    assert!(!state.exists(), "{} left behind", state.display());
+}
+
+#[test]
+fn runtimes_from_daemon_json() {
+    if skip_docker() || skip_daemon() {
+        return;
+    }
+    let runc = pier_testkit::cli::which("runc");
+    let dir = tempfile::tempdir().unwrap();
+    let pier_runc = pier_testkit::daemon::bin_dir().join("pier-runc");
+    let mut runtimes = serde_json::json!({
+        "pierrunc": {"path": pier_runc},
+    });
+    match &runc {
+        Some(p) => {
+            runtimes["deb-runc"] = serde_json::json!({"path": p, "runtimeArgs": ["--debug"]})
+        }
+        None => {
+            println!("SKIP: runc not installed; only pier-runc is tested as an external runtime")
+        }
+    }
+    let file = dir.path().join("daemon.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "runtimes": runtimes }).to_string(),
+    )
+    .unwrap();
+    let Some(env) = env_with_busybox_opts(
+        DaemonOpts::default()
+            .arg("--config-file")
+            .arg(file.display().to_string()),
+    ) else {
+        return;
+    };
+    let info: Value =
+        serde_json::from_str(docker(&env.d, &["info", "--format", "{{json .Runtimes}}"]).ok())
+            .unwrap();
+    assert_eq!(
+        info["pierrunc"]["path"],
+        pier_runc.display().to_string(),
+        "{info}"
+    );
+    assert!(info["runc"].is_object(), "{info}");
+    loop_on_runtime(&env, "pierrunc");
+    if runc.is_some() {
+        assert_eq!(info["deb-runc"]["runtimeArgs"][0], "--debug", "{info}");
+        loop_on_runtime(&env, "deb-runc");
+    }
+    // The built-in one by its stock name, and an unknown name: docker's 400, nothing created.
+    let r = docker(
+        &env.d,
+        &["run", "--rm", "--runtime", "runc", "busybox", "true"],
+    );
+    assert_eq!(r.code, Some(0), "{r}");
+    let r = docker(
+        &env.d,
+        &["run", "--rm", "--runtime", "nope", "busybox", "true"],
+    );
+    assert_eq!(r.code, Some(125), "{r}");
+    assert!(
+        r.stderr
+            .contains("Error response from daemon: unknown or invalid runtime name: nope"),
+        "{r}"
+    );
+    assert_eq!(docker(&env.d, &["ps", "-aq"]).ok(), "");
 }

@@ -327,17 +327,32 @@ impl Engine {
         let tty = rec.config["Tty"].as_bool().unwrap_or(false);
         let stdin = rec.config["OpenStdin"].as_bool().unwrap_or(false);
         let stdin_once = rec.config["StdinOnce"].as_bool().unwrap_or(false);
+        let runtime = self.oci_runtime(rec.host_config["Runtime"].as_str().unwrap_or(""))?;
         let mut cmd = std::process::Command::new(shim_bin());
         cmd.arg("--id")
             .arg(id)
             .arg("--bundle")
             .arg(run.join("bundle"))
             .arg("--runtime-root")
-            .arg(self.runtime_root())
+            .arg(match runtime {
+                // Each external runtime keeps its state under a root of its own.
+                Some(_) => self
+                    .opts
+                    .exec_root
+                    .join("runtimes")
+                    .join(rec.host_config["Runtime"].as_str().unwrap_or("")),
+                None => self.runtime_root(),
+            })
             .arg("--state-dir")
             .arg(self.state_dir(id))
             .arg("--log-path")
             .arg(self.log_path(id));
+        if let Some(rt) = runtime {
+            cmd.arg("--runtime").arg(&rt.path);
+            for a in &rt.args {
+                cmd.arg(format!("--runtime-arg={a}"));
+            }
+        }
         if tty {
             cmd.arg("--tty");
         }
