@@ -207,3 +207,85 @@ fn runtimes_from_daemon_json() {
     );
     assert_eq!(docker(&env.d, &["ps", "-aq"]).ok(), "");
 }
+
+#[test]
+fn rmi_of_an_image_containers_use() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let short = |id: &str| id.trim_start_matches("sha256:")[..12].to_string();
+    let cid = docker(&env.d, &["create", "--name", "stopped", "busybox", "true"])
+        .ok()
+        .trim()
+        .to_string();
+    let img = inspect(&env, "stopped")["Image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reference = docker(&env.d, &["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .ok()
+        .lines()
+        .find(|l| !l.starts_with("busybox:"))
+        .unwrap()
+        .to_string();
+    // Another name remains: only an untag.
+    let r = docker(&env.d, &["rmi", "busybox"]);
+    assert_eq!(r.stdout, "Untagged: busybox:latest\n", "{r}");
+    // The last name of an image a container uses.
+    let r = docker(&env.d, &["rmi", &reference]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "Error response from daemon: conflict: unable to remove repository reference \"{reference}\" (must force) - container {} is using its referenced image {}",
+            short(&cid),
+            short(&img)
+        )
+    );
+    // By ID: a stopped container is a soft conflict.
+    let r = docker(&env.d, &["rmi", &short(&img)]);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "Error response from daemon: conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
+            short(&img),
+            short(&cid)
+        ),
+        "{r}"
+    );
+    // A running container: cannot be forced.
+    let rid = docker(
+        &env.d,
+        &[
+            "run", "-d", "--name", "running", &reference, "sleep", "1000",
+        ],
+    )
+    .ok()
+    .trim()
+    .to_string();
+    let r = docker(&env.d, &["rmi", "-f", &short(&img)]);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "Error response from daemon: conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+            short(&img),
+            short(&rid)
+        ),
+        "{r}"
+    );
+    assert!(docker(&env.d, &["image", "inspect", &reference]).success());
+    docker(&env.d, &["rm", "-f", "running"]).ok();
+    // Forced past the stopped one: untagged and deleted.
+    let r = docker(&env.d, &["rmi", "-f", &reference]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(
+        r.stdout.starts_with(&format!("Untagged: {reference}\n")),
+        "{r}"
+    );
+    assert!(r.stdout.contains(&format!("Deleted: {img}\n")), "{r}");
+    assert_eq!(docker(&env.d, &["images", "-q"]).ok(), "");
+    let r = docker(&env.d, &["start", "stopped"]);
+    assert_ne!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("was removed"), "{r}");
+    docker(&env.d, &["rm", "stopped"]).ok();
+}

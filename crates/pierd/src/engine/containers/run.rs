@@ -84,6 +84,13 @@ impl Engine {
     /// Mounts the overlay and writes the bundle; blocking.
     fn prepare(&self, rec: &Record) -> Result<()> {
         let id = &rec.id;
+        let layers = self.store.layers(&rec.image)?;
+        if layers.is_empty() && self.store.image(&rec.image)?.is_none() {
+            return Err(EngineError::System(format!(
+                "the container's image {} was removed (docker rmi -f); pier cannot start it",
+                rec.image
+            )));
+        }
         let dir = self.container_dir(id);
         let run = self.container_run_dir(id);
         let rootfs = self.rootfs(id);
@@ -91,7 +98,6 @@ impl Engine {
             std::fs::create_dir_all(&d).map_err(sys("create container dirs"))?;
         }
         let _ = std::fs::remove_dir_all(self.state_dir(id));
-        let layers = self.store.layers(&rec.image)?;
         let mut lower: Vec<String> = layers
             .iter()
             .rev()
