@@ -2,12 +2,17 @@
 //! (our static init at PID 1), `--runtime` (daemon-configured OCI runtime binaries), `rmi` of
 //! an image containers use, detach keys, and stats' blkio/network figures.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
 use pier_e2e::{
     docker, env_with_busybox, env_with_busybox_opts, inspect_container as inspect, skip_daemon,
-    skip_docker, Env,
+    skip_docker, Env, V,
 };
 use pier_testkit::DaemonOpts;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[test]
 fn init_is_pid_1_forwards_signals_reaps_and_passes_exit_codes() {
@@ -288,4 +293,204 @@ fn rmi_of_an_image_containers_use() {
     assert_ne!(r.code, Some(0), "{r}");
     assert!(r.stderr.contains("was removed"), "{r}");
     docker(&env.d, &["rm", "stopped"]).ok();
+}
+
+/// A hijacked `POST path` on the daemon's socket, past its `101` answer.
+fn hijack(env: &Env, path: &str) -> UnixStream {
+    let mut s = UnixStream::connect(env.d.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: pier\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            1,
+            "connection closed in the headers"
+        );
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    s
+}
+
+/// Reads until `needle` appears (panics at EOF or after the read timeout).
+fn read_until(s: &mut UnixStream, needle: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(needle) {
+        let n = s.read(&mut buf).unwrap_or_else(|e| {
+            panic!(
+                "waiting for {needle:?}: {e}; got {:?}",
+                String::from_utf8_lossy(&got)
+            )
+        });
+        assert_ne!(
+            n,
+            0,
+            "EOF before {needle:?}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Types `keys` one keystroke at a time, then expects the daemon to end the attach.
+fn type_keys_and_expect_eof(s: &mut UnixStream, keys: &[u8]) {
+    for k in keys {
+        s.write_all(&[*k]).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) => panic!("the attach did not end after the detach keys: {e}"),
+        }
+    }
+}
+
+#[test]
+fn detach_keys_on_the_daemon_side_and_through_a_pty() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    docker(&env.d, &["run", "-dit", "--name", "dk", "busybox", "sh"]).ok();
+    // Custom keys: the attach ends, the shell keeps running with its input open.
+    let mut s = hijack(
+        &env,
+        &format!("{V}/containers/dk/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-a,x"),
+    );
+    s.write_all(b"echo one-$((1+2))\n").unwrap();
+    read_until(&mut s, "one-3");
+    type_keys_and_expect_eof(&mut s, &[1, b'x']);
+    assert_eq!(inspect(&env, "dk")["State"]["Running"], true);
+    // The default ctrl-p ctrl-q; a key not followed by the rest of the sequence is passed on.
+    let mut s = hijack(
+        &env,
+        &format!("{V}/containers/dk/attach?stream=1&stdin=1&stdout=1&stderr=1"),
+    );
+    s.write_all(b"echo two-$((2+2))\n").unwrap();
+    read_until(&mut s, "two-4");
+    type_keys_and_expect_eof(&mut s, &[0x10, 0x11]);
+    assert_eq!(inspect(&env, "dk")["State"]["Running"], true);
+    // Bad keys: dockerd's 400.
+    let r = env.d.api(
+        "POST",
+        &format!("{V}/containers/dk/attach?stream=1&stdin=1&detachKeys=ctrl-foo"),
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        "Invalid detach keys (ctrl-foo) provided"
+    );
+    // exec -it with DetachKeys.
+    let r = env.d.api(
+        "POST",
+        &format!("{V}/containers/dk/exec"),
+        Some(
+            json!({"AttachStdin": true, "AttachStdout": true, "Tty": true, "DetachKeys": "ctrl-b,y", "Cmd": ["sh"]})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let eid = r.json()["Id"].as_str().unwrap().to_string();
+    let mut s = UnixStream::connect(env.d.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let body = r#"{"Detach":false,"Tty":true}"#;
+    write!(
+        s,
+        "POST {V}/exec/{eid}/start HTTP/1.1\r\nHost: pier\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    read_until(&mut s, "HTTP/1.1 101");
+    s.write_all(b"echo three-$((3+3))\n").unwrap();
+    read_until(&mut s, "three-6");
+    type_keys_and_expect_eof(&mut s, &[2, b'y']);
+    let r = env.d.api("GET", &format!("{V}/exec/{eid}/json"), None);
+    assert_eq!(r.json()["Running"], true, "{}", r.text());
+
+    // The docker CLI in a terminal: `docker attach --detach-keys ctrl-a,x`.
+    if pier_testkit::cli::which("script").is_none() {
+        println!("SKIP: script (util-linux) not installed");
+        return;
+    }
+    let cmd = pier_testkit::docker(&env.d).expect("docker CLI");
+    let envs: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+        .collect();
+    let line = format!(
+        "env {} {} attach --detach-keys ctrl-a,x dk",
+        envs.join(" "),
+        cmd.get_program().to_string_lossy()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(b"echo four-$((2+2+4))\n").unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("four-8") {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(b) => seen.extend(b),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no echo through the pty: {:?}",
+                    String::from_utf8_lossy(&seen)
+                );
+            }
+        }
+    }
+    for k in [1u8, b'x'] {
+        stdin.write_all(&[k]).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(st) = child.try_wait().unwrap() {
+            status = Some(st);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("docker attach did not detach");
+    };
+    // The CLI reports the detach its own way (as against dockerd); the container runs on.
+    while let Ok(b) = rx.recv_timeout(Duration::from_secs(2)) {
+        seen.extend(b);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("read escape sequence"), "{status}: {text:?}");
+    assert_eq!(inspect(&env, "dk")["State"]["Running"], true);
+    docker(&env.d, &["rm", "-f", "dk"]).ok();
 }

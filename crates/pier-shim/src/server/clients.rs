@@ -58,8 +58,14 @@ impl Shim {
         };
         match c.kind {
             Kind::Request => self.clients.get_mut(&id).unwrap().dead = true,
-            Kind::Attach { stdin: true, .. } if self.args.stdin_once => self.init.close_stdin(),
-            Kind::ExecStream { exec, stdin: true } => self.execs[exec].proc.close_stdin(),
+            // As dockerd: a terminal's input is never closed by a client leaving (it may
+            // have detached and come back); pipes close at the (first) client's EOF.
+            Kind::Attach { stdin: true, .. } if self.args.stdin_once && !self.args.tty => {
+                self.init.close_stdin()
+            }
+            Kind::ExecStream { exec, stdin: true } if self.execs[exec].proc.io.master.is_none() => {
+                self.execs[exec].proc.close_stdin()
+            }
             _ => {}
         }
     }

@@ -395,8 +395,14 @@ fn upgraded_response() -> Response {
 }
 
 async fn attach(engine: AppState, id: &str, q: &Query, mut req: Request) -> ApiResult<Response> {
-    let target = engine
-        .attach_container(id, q.bool("stdin"), q.bool("stdout"), q.bool("stderr"))
+    let mut target = engine
+        .attach_container(
+            id,
+            q.bool("stdin"),
+            q.bool("stdout"),
+            q.bool("stderr"),
+            q.str("detachKeys"),
+        )
         .await?;
     let logs = q.bool("logs");
     let stream = q.bool("stream");
@@ -425,7 +431,10 @@ async fn attach(engine: AppState, id: &str, q: &Query, mut req: Request) -> ApiR
             return;
         }
         if let Some(shim) = target.connect().await {
-            proxy(io, shim).await;
+            let escape = target.escape.take();
+            if proxy(io, shim, escape).await {
+                e.detached(&id);
+            }
         }
     });
     Ok(upgraded_response())
@@ -440,14 +449,14 @@ pub async fn exec_start(
     let on_upgrade = hyper::upgrade::on(&mut req);
     let body = json_body(req).await?;
     let detach = body["Detach"].as_bool().unwrap_or(false);
-    let (shim, _tty) = engine.start_exec(&id).await?;
+    let (shim, escape) = engine.start_exec(&id).await?;
     if detach {
         drop(shim);
         return Ok(StatusCode::OK.into_response());
     }
     tokio::spawn(async move {
         let Ok(up) = on_upgrade.await else { return };
-        proxy(TokioIo::new(up), shim).await;
+        proxy(TokioIo::new(up), shim, escape).await;
     });
     Ok(upgraded_response())
 }

@@ -85,9 +85,13 @@ impl Engine {
             .ok_or_else(|| EngineError::NoSuchExec(id.to_string()))
     }
 
-    /// `POST /exec/{id}/start`: starts the process and returns its stream; a task records its
-    /// exit code.
-    pub async fn start_exec(self: &Arc<Self>, id: &str) -> Result<(UnixStream, bool)> {
+    /// `POST /exec/{id}/start`: starts the process and returns its stream and, with a tty and
+    /// stdin, the detach keys to watch for (`DetachKeys`; invalid ones fall back to the default,
+    /// as dockerd); a task records its exit code.
+    pub async fn start_exec(
+        self: &Arc<Self>,
+        id: &str,
+    ) -> Result<(UnixStream, Option<super::detach_keys::Escape>)> {
         let ex = self.exec(id)?;
         {
             let mut st = ex.st();
@@ -155,6 +159,12 @@ impl Engine {
             "noNewPrivileges": rec.host_config["SecurityOpt"].as_array().is_some_and(|a| a.iter().any(|o| o.as_str().is_some_and(|s| s.starts_with("no-new-privileges")))),
         });
         let stdin = cfg["AttachStdin"].as_bool().unwrap_or(false);
+        let escape = (stdin && tty).then(|| {
+            super::detach_keys::Escape::new(
+                super::detach_keys::parse(cfg["DetachKeys"].as_str().unwrap_or(""))
+                    .unwrap_or_else(|_| super::detach_keys::DEFAULT.to_vec()),
+            )
+        });
         let sock = self.shim_sock(&rec.id);
         let r = shim_call(
             &sock,
@@ -199,7 +209,7 @@ impl Engine {
                 &[("execID", id2.clone()), ("exitCode", code.to_string())],
             );
         });
-        Ok((stream, tty))
+        Ok((stream, escape))
     }
 
     /// Waits (briefly) for a started exec's exit code to be recorded.

@@ -10,6 +10,7 @@
 //! `<exec-root>/containers/<id>/` the bundle (config.json, rootfs mount point) and the shim's
 //! state dir.
 
+pub mod detach_keys;
 pub mod exec;
 pub mod logs;
 pub mod run;

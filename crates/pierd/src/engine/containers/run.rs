@@ -914,9 +914,13 @@ impl Engine {
         stdin: bool,
         stdout: bool,
         stderr: bool,
+        detach_keys: &str,
     ) -> Result<AttachTarget> {
         let c = self.container(name)?;
         let r = c.snapshot();
+        let keys = super::detach_keys::parse(detach_keys)?;
+        let tty = r.config["Tty"].as_bool().unwrap_or(false);
+        let escape = (stdin && tty).then(|| super::detach_keys::Escape::new(keys));
         let req = json!({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr});
         self.container_event(&r, "attach", &[]);
         if r.state.running {
@@ -925,6 +929,7 @@ impl Engine {
                 stream: Some(s),
                 pending: None,
                 req,
+                escape,
             });
         }
         let (tx, rx) = oneshot::channel();
@@ -936,7 +941,17 @@ impl Engine {
             stream: None,
             pending: Some(rx),
             req,
+            escape,
         })
+    }
+}
+
+impl Engine {
+    /// A client detached from the container with the detach keys: docker's `detach` event.
+    pub fn detached(&self, name: &str) {
+        if let Ok(c) = self.container(name) {
+            self.container_event(&c.snapshot(), "detach", &[]);
+        }
     }
 }
 
@@ -945,37 +960,88 @@ pub struct AttachTarget {
     pub stream: Option<UnixStream>,
     pub pending: Option<oneshot::Receiver<(PathBuf, oneshot::Sender<()>)>>,
     pub req: Value,
+    /// The detach keys to watch for (attached stdin with a tty).
+    pub escape: Option<super::detach_keys::Escape>,
 }
 
 impl AttachTarget {
     /// The shim stream (waiting for the start when needed); None if the container was
     /// removed before it started.
-    pub async fn connect(self) -> Option<UnixStream> {
-        if let Some(s) = self.stream {
+    pub async fn connect(&mut self) -> Option<UnixStream> {
+        if let Some(s) = self.stream.take() {
             return Some(s);
         }
-        let (sock, ack) = self.pending?.await.ok()?;
+        let (sock, ack) = self.pending.take()?.await.ok()?;
         let r = shim_call(&sock, &self.req).await;
         let _ = ack.send(());
         r.ok().map(|(_, s)| s)
     }
 }
 
-/// Copies between a client connection and a shim stream until the shim closes its side.
-pub async fn proxy<C>(client: C, shim: UnixStream)
+/// Copies between a client connection and a shim stream until the shim closes its side, or,
+/// with `escape`, until the client typed the detach keys (the container's stdin stays open
+/// then). Returns true when the client detached.
+pub async fn proxy<C>(
+    client: C,
+    shim: UnixStream,
+    escape: Option<super::detach_keys::Escape>,
+) -> bool
 where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut sr, mut sw) = shim.into_split();
+    let (detached_tx, detached_rx) = oneshot::channel::<()>();
+    let mut detached_tx = Some(detached_tx);
     let input = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+        let mut escape = escape;
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut out = Vec::new();
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            out.clear();
+            let detached = match escape.as_mut() {
+                Some(e) => e.feed(&buf[..n], &mut out),
+                None => {
+                    out.extend_from_slice(&buf[..n]);
+                    false
+                }
+            };
+            if !out.is_empty() && sw.write_all(&out).await.is_err() {
+                break;
+            }
+            if detached {
+                if let Some(tx) = detached_tx.take() {
+                    let _ = tx.send(());
+                }
+                // Keep the shim's side open until the proxy ends: a half-close would be
+                // the client's EOF on the container's stdin.
+                std::future::pending::<()>().await;
+            }
+        }
         let _ = sw.shutdown().await;
     });
-    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+    let detached = {
+        let output = tokio::io::copy(&mut sr, &mut cw);
+        tokio::pin!(output);
+        tokio::select! {
+            _ = &mut output => false,
+            r = detached_rx => match r {
+                Ok(()) => true,
+                Err(_) => {
+                    let _ = (&mut output).await;
+                    false
+                }
+            },
+        }
+    };
     let _ = cw.flush().await;
     let _ = cw.shutdown().await;
     input.abort();
+    detached
 }
 
 /// docker's signal names and numbers ("SIGTERM", "TERM", "15").
