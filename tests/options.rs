@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -493,4 +494,148 @@ fn detach_keys_on_the_daemon_side_and_through_a_pty() {
     assert!(text.contains("read escape sequence"), "{status}: {text:?}");
     assert_eq!(inspect(&env, "dk")["State"]["Running"], true);
     docker(&env.d, &["rm", "-f", "dk"]).ok();
+}
+
+/// "MAJ:MIN" of the whole disk holding `p` (None when it is not on a block device).
+fn disk_of(p: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(p).ok()?.dev();
+    let (maj, min) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    let sys = Path::new("/sys/dev/block").join(format!("{maj}:{min}"));
+    if !sys.exists() {
+        return None;
+    }
+    if sys.join("partition").exists() {
+        return std::fs::read_to_string(sys.join("../dev"))
+            .ok()
+            .map(|s| s.trim().to_string());
+    }
+    Some(format!("{maj}:{min}"))
+}
+
+fn stats_once(env: &Env, name: &str) -> Value {
+    let r = env.d.api(
+        "GET",
+        &format!("{V}/containers/{name}/stats?stream=false"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+#[test]
+fn stats_block_io_and_network() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    docker(
+        &env.d,
+        &["run", "-d", "--name", "st", "busybox", "sleep", "1000"],
+    )
+    .ok();
+    let id = inspect(&env, "st")["Id"].as_str().unwrap().to_string();
+    // cgroup v1 counts a container's block I/O only once its blkio group has a throttle rule
+    // (the kernel creates the group's counters then): give it a rule that never throttles,
+    // on the disk under the data root. cgroup v2's io.stat always counts.
+    let blkio = Path::new("/sys/fs/cgroup/blkio")
+        .join(env.d.cgroup_parent().trim_matches('/'))
+        .join(&id);
+    if blkio.is_dir() {
+        let Some(disk) = disk_of(&env.d.data_root()) else {
+            println!("SKIP: the data root is not on a block device: no block I/O to count");
+            return;
+        };
+        std::fs::write(
+            blkio.join("blkio.throttle.write_bps_device"),
+            format!("{disk} 100000000000"),
+        )
+        .unwrap();
+    }
+    docker(
+        &env.d,
+        &[
+            "exec",
+            "st",
+            "dd",
+            "if=/dev/zero",
+            "of=/big",
+            "bs=1M",
+            "count=8",
+            "conv=fsync",
+        ],
+    )
+    .ok();
+    // The writes reach the disk through the container's own fsync: charged to its cgroup.
+    let written = |v: &Value| -> u64 {
+        v["blkio_stats"]["io_service_bytes_recursive"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| {
+                        e["op"]
+                            .as_str()
+                            .is_some_and(|o| o.eq_ignore_ascii_case("write"))
+                    })
+                    .filter_map(|e| e["value"].as_u64())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let v = stats_once(&env, "st");
+    assert!(written(&v) >= 8 << 20, "{}", v["blkio_stats"]);
+    let r = docker(
+        &env.d,
+        &["stats", "--no-stream", "--format", "{{.BlockIO}}", "st"],
+    );
+    assert!(!r.ok().trim().ends_with("/ 0B"), "{r}");
+    // Loopback only: no `networks`, as dockerd for a container without an interface.
+    assert!(v.get("networks").is_none(), "{v}");
+    let (Some(nsenter), Some(ip)) = (
+        pier_testkit::cli::which("nsenter"),
+        pier_testkit::cli::which("ip"),
+    ) else {
+        println!("SKIP: nsenter or ip not installed: network stats not tested");
+        return;
+    };
+    // A veth pair of our own, both ends inside the container's netns (it goes with the
+    // container); the ping's ARP requests leave through eth0 into its peer.
+    let pid = inspect(&env, "st")["State"]["Pid"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec![
+            "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
+        ],
+        vec!["addr", "add", "10.213.250.1/24", "dev", "eth0"],
+        vec!["link", "set", "peer0", "up"],
+        vec!["link", "set", "eth0", "up"],
+    ] {
+        let st = Command::new(&nsenter)
+            .args(["-t", &pid, "-n"])
+            .arg(&ip)
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip {args:?}");
+    }
+    docker(
+        &env.d,
+        &["exec", "st", "ping", "-c", "3", "-W", "1", "10.213.250.2"],
+    );
+    let v = stats_once(&env, "st");
+    let eth0 = &v["networks"]["eth0"];
+    assert!(eth0["tx_packets"].as_u64().unwrap_or(0) >= 1, "{v}");
+    assert!(eth0["tx_bytes"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(
+        v["networks"]["peer0"]["rx_packets"].as_u64().unwrap_or(0) >= 1,
+        "{v}"
+    );
+    assert!(v["networks"].get("lo").is_none(), "{v}");
+    let r = docker(
+        &env.d,
+        &["stats", "--no-stream", "--format", "{{.NetIO}}", "st"],
+    );
+    assert!(!r.ok().trim().ends_with("/ 0B"), "{r}");
+    docker(&env.d, &["rm", "-f", "st"]).ok();
 }

@@ -1,6 +1,9 @@
 //! `GET /containers/{id}/stats`: docker's stats object read from the container's cgroup (v1
 //! hierarchies or the v2 unified one): CPU (container usage and the host's, for the CLI's
-//! percentage), memory (usage, limit, memory.stat), pids. Each sample carries the previous
+//! percentage), memory (usage, limit, memory.stat), pids, block I/O (v2 `io.stat`, v1
+//! `blkio.throttle.io_service_bytes_recursive` / `io_serviced_recursive`, as runc reads them),
+//! and, for a container with a network interface besides loopback, its interfaces' counters from
+//! `/proc/<init pid>/net/dev` (the container's netns) keyed by name. Each sample carries the previous
 //! one as `precpu_stats`, as dockerd's. Also `POST /containers/{id}/update`, which writes new limits
 //! to the same cgroup files.
 
@@ -53,8 +56,99 @@ fn system_cpu() -> (u64, u64) {
     (total, cpus.max(1))
 }
 
-/// One sample: (cpu_stats, memory_stats, pids_stats).
-fn sample(rel: &str) -> (Value, Value, Value) {
+/// The entries of a v1 blkio file (`MAJ:MIN Op VALUE` lines; `Total` left out, as runc).
+fn blkio_v1(p: &Path) -> Value {
+    let entries: Vec<Value> = read(p)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let [dev, op, v] = f[..] else { return None };
+            let (maj, min) = dev.split_once(':')?;
+            Some(
+                json!({"major": maj.parse::<u64>().ok()?, "minor": min.parse::<u64>().ok()?,
+                "op": op, "value": v.parse::<u64>().ok()?}),
+            )
+        })
+        .collect();
+    if entries.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(entries)
+    }
+}
+
+/// dockerd's `blkio_stats` from v2's `io.stat` (`MAJ:MIN rbytes=.. wbytes=.. …`): read and
+/// write bytes per device; the other lists stay null.
+fn blkio_v2(p: &Path) -> Value {
+    let mut bytes = Vec::new();
+    for l in read(p).unwrap_or_default().lines() {
+        let mut f = l.split_whitespace();
+        let Some((maj, min)) = f.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(maj), Ok(min)) = (maj.parse::<u64>(), min.parse::<u64>()) else {
+            continue;
+        };
+        let kv: BTreeMap<&str, u64> = f
+            .filter_map(|x| {
+                let (k, v) = x.split_once('=')?;
+                Some((k, v.parse().ok()?))
+            })
+            .collect();
+        for (op, key) in [("read", "rbytes"), ("write", "wbytes")] {
+            bytes.push(json!({"major": maj, "minor": min, "op": op,
+                "value": kv.get(key).copied().unwrap_or(0)}));
+        }
+    }
+    blkio_stats(
+        if bytes.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(bytes)
+        },
+        Value::Null,
+    )
+}
+
+fn blkio_stats(service_bytes: Value, serviced: Value) -> Value {
+    json!({"io_service_bytes_recursive": service_bytes, "io_serviced_recursive": serviced,
+        "io_queue_recursive": null, "io_service_time_recursive": null,
+        "io_wait_time_recursive": null, "io_merged_recursive": null,
+        "io_time_recursive": null, "sectors_recursive": null})
+}
+
+/// dockerd's `networks`: the counters of every interface but loopback in `/proc/<pid>/net/dev`;
+/// None when there is none.
+fn networks(pid: i64) -> Option<Value> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
+    let mut map = serde_json::Map::new();
+    for l in text.lines().skip(2) {
+        let Some((name, rest)) = l.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name == "lo" {
+            continue;
+        }
+        let n: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if n.len() < 16 {
+            continue;
+        }
+        map.insert(
+            name.to_string(),
+            json!({"rx_bytes": n[0], "rx_packets": n[1], "rx_errors": n[2], "rx_dropped": n[3],
+                "tx_bytes": n[8], "tx_packets": n[9], "tx_errors": n[10], "tx_dropped": n[11]}),
+        );
+    }
+    (!map.is_empty()).then_some(Value::Object(map))
+}
+
+/// One sample: (cpu_stats, memory_stats, pids_stats, blkio_stats).
+fn sample(rel: &str) -> (Value, Value, Value, Value) {
     let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let (sys, ncpu) = system_cpu();
     let base = |ctl: &str| -> PathBuf {
@@ -95,6 +189,7 @@ fn sample(rel: &str) -> (Value, Value, Value) {
                 "current": read_u64(&d.join("pids.current")).unwrap_or(0),
                 "limit": read(&d.join("pids.max")).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0),
             }),
+            blkio_v2(&d.join("io.stat")),
         )
     } else {
         let cpu_dir = base("cpuacct");
@@ -138,6 +233,10 @@ fn sample(rel: &str) -> (Value, Value, Value) {
                 "current": read_u64(&pids_dir.join("pids.current")).unwrap_or(0),
                 "limit": read(&pids_dir.join("pids.max")).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0),
             }),
+            blkio_stats(
+                blkio_v1(&base("blkio").join("blkio.throttle.io_service_bytes_recursive")),
+                blkio_v1(&base("blkio").join("blkio.throttle.io_serviced_recursive")),
+            ),
         )
     }
 }
@@ -173,21 +272,24 @@ impl Engine {
             }));
         }
         let rel = format!("{}/{}", self.opts.cgroup_parent.trim_matches('/'), r.id);
-        let (cpu, mem, pids) = sample(&rel);
+        let (cpu, mem, pids, blkio) = sample(&rel);
         let (precpu, preread) = match prev {
             Some((p, t)) => (p.clone(), t.to_string()),
             None => (empty_cpu(), super::ZERO_TIME.to_string()),
         };
-        Ok(json!({
+        let mut v = json!({
             "name": r.name, "id": r.id, "read": now, "preread": preread,
             "pids_stats": pids,
-            "blkio_stats": {"io_service_bytes_recursive": null, "io_serviced_recursive": null,
-                "io_queue_recursive": null, "io_service_time_recursive": null,
-                "io_wait_time_recursive": null, "io_merged_recursive": null,
-                "io_time_recursive": null, "sectors_recursive": null},
+            "blkio_stats": blkio,
             "num_procs": 0, "storage_stats": {},
             "cpu_stats": cpu, "precpu_stats": precpu, "memory_stats": mem,
-        }))
+        });
+        if r.host_config["NetworkMode"].as_str() != Some("host") {
+            if let Some(n) = networks(r.state.pid) {
+                v["networks"] = n;
+            }
+        }
+        Ok(v)
     }
 }
 
@@ -308,4 +410,51 @@ fn apply_resources(rel: &str, hc: &Value) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blkio_files_as_dockerd_shows_them() {
+        let d = tempfile::tempdir().unwrap();
+        let v1 = d.path().join("v1");
+        std::fs::write(
+            &v1,
+            "8:0 Read 4096\n8:0 Write 8192\n8:0 Total 12288\nTotal 12288\n",
+        )
+        .unwrap();
+        assert_eq!(
+            blkio_v1(&v1),
+            json!([{"major": 8, "minor": 0, "op": "Read", "value": 4096},
+                {"major": 8, "minor": 0, "op": "Write", "value": 8192},
+                {"major": 8, "minor": 0, "op": "Total", "value": 12288}])
+        );
+        std::fs::write(&v1, "Total 0\n").unwrap();
+        assert_eq!(blkio_v1(&v1), Value::Null);
+        let v2 = d.path().join("v2");
+        std::fs::write(
+            &v2,
+            "253:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            blkio_v2(&v2)["io_service_bytes_recursive"],
+            json!([{"major": 253, "minor": 0, "op": "read", "value": 100},
+                {"major": 253, "minor": 0, "op": "write", "value": 200}])
+        );
+    }
+
+    #[test]
+    fn networks_skip_loopback() {
+        // This process's own netns: the host's interfaces; only check the shape.
+        if let Some(n) = networks(std::process::id() as i64) {
+            assert!(n.get("lo").is_none());
+            for v in n.as_object().unwrap().values() {
+                assert!(v["rx_bytes"].is_u64() && v["tx_packets"].is_u64());
+            }
+        }
+        assert!(networks(-1).is_none());
+    }
 }
