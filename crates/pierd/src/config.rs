@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use crate::engine::{OciRuntime, BUILTIN_RUNTIMES};
+
 pub const DEFAULT_HOST: &str = "unix:///run/pier/pier.sock";
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/pier";
 pub const DEFAULT_EXEC_ROOT: &str = "/run/pier";
@@ -45,6 +47,9 @@ pub struct Flags {
     /// Daemon configuration file
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
+    /// Register an additional OCI compatible runtime (NAME=PATH; repeatable)
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    pub add_runtimes: Vec<String>,
     /// Parent cgroup of every container's cgroup
     #[arg(long = "cgroup-parent", value_name = "CGROUP", default_value = "/pier")]
     pub cgroup_parent: String,
@@ -60,6 +65,8 @@ pub struct DaemonConfig {
     pub insecure_registries: Vec<String>,
     pub log_level: String,
     pub debug: bool,
+    /// Runtimes besides the built-in one, by name.
+    pub runtimes: BTreeMap<String, OciRuntime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +77,8 @@ pub enum ConfigError {
     LogLevel(String),
     #[error("invalid host {0:?}: use unix:///path or tcp://host:port")]
     Host(String),
+    #[error("{0}")]
+    Runtime(String),
 }
 
 /// Keys of the config file pier understands.
@@ -81,7 +90,17 @@ const KNOWN_KEYS: &[&str] = &[
     "insecure-registries",
     "log-level",
     "debug",
+    "runtimes",
 ];
+
+/// One entry of daemon.json's `runtimes`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FileRuntime {
+    #[serde(default)]
+    path: String,
+    #[serde(default, rename = "runtimeArgs")]
+    runtime_args: Vec<String>,
+}
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -93,6 +112,7 @@ struct FileConfig {
     insecure_registries: Option<Vec<String>>,
     log_level: Option<String>,
     debug: Option<bool>,
+    runtimes: Option<BTreeMap<String, FileRuntime>>,
 }
 
 impl DaemonConfig {
@@ -181,6 +201,11 @@ impl DaemonConfig {
                     flags.log_level.is_some(),
                 );
                 conflict("debug", "true".into(), flags.debug);
+                conflict(
+                    "runtimes",
+                    format!("{:?}", flags.add_runtimes),
+                    !flags.add_runtimes.is_empty(),
+                );
                 if !conflicts.is_empty() {
                     return Err(file_err(format!(
                         "the following directives are specified both as a flag and in the configuration file: {}",
@@ -233,6 +258,17 @@ impl DaemonConfig {
         ) {
             return Err(ConfigError::LogLevel(log_level));
         }
+        let mut runtimes = BTreeMap::new();
+        for r in &flags.add_runtimes {
+            let (name, path) = parse_runtime_flag(r)?;
+            add_runtime(&mut runtimes, name, path, Vec::new())?;
+        }
+        for (name, r) in file.runtimes.unwrap_or_default() {
+            if r.path.is_empty() {
+                return Err(file_err(format!("runtime {name}: path is required")));
+            }
+            add_runtime(&mut runtimes, name, r.path, r.runtime_args)?;
+        }
         Ok(DaemonConfig {
             hosts,
             data_root,
@@ -241,8 +277,55 @@ impl DaemonConfig {
             insecure_registries,
             log_level,
             debug,
+            runtimes,
         })
     }
+}
+
+/// `--add-runtime NAME=PATH`, checked as dockerd checks it.
+fn parse_runtime_flag(v: &str) -> Result<(String, String), ConfigError> {
+    let bad = || ConfigError::Runtime(format!("invalid runtime argument: {v}"));
+    let (name, path) = v.split_once('=').ok_or_else(bad)?;
+    let (name, path) = (name.trim(), path.trim());
+    if name.is_empty() || path.is_empty() {
+        return Err(bad());
+    }
+    Ok((name.to_lowercase(), path.to_string()))
+}
+
+fn add_runtime(
+    map: &mut BTreeMap<String, OciRuntime>,
+    name: String,
+    path: String,
+    args: Vec<String>,
+) -> Result<(), ConfigError> {
+    if BUILTIN_RUNTIMES.contains(&name.as_str()) {
+        return Err(ConfigError::Runtime(format!(
+            "runtime name '{name}' is reserved"
+        )));
+    }
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err(ConfigError::Runtime(format!(
+            "invalid runtime name {name:?}: use letters, digits, '_', '.' and '-'"
+        )));
+    }
+    if map.contains_key(&name) {
+        return Err(ConfigError::Runtime(format!(
+            "runtime '{name}' was already defined"
+        )));
+    }
+    map.insert(
+        name,
+        OciRuntime {
+            path: path.into(),
+            args,
+        },
+    );
+    Ok(())
 }
 
 /// One listen address.
@@ -321,6 +404,44 @@ mod tests {
         assert_eq!(c.pidfile, PathBuf::from("/tmp/e/pierd.pid"));
         assert_eq!(c.insecure_registries, vec!["reg:5000"]);
         assert_eq!(c.log_level, "debug");
+    }
+
+    #[test]
+    fn runtimes_from_flags_and_file() {
+        let c = DaemonConfig::merge(
+            &flags(&["--add-runtime", "Alt=/usr/bin/alt"]),
+            None,
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(c.runtimes["alt"].path, PathBuf::from("/usr/bin/alt"));
+        let c = DaemonConfig::merge(
+            &flags(&[]),
+            Some(r#"{"runtimes": {"r2": {"path": "runc", "runtimeArgs": ["--debug"]}}}"#),
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(c.runtimes["r2"].path, PathBuf::from("runc"));
+        assert_eq!(c.runtimes["r2"].args, ["--debug"]);
+        let err = |f: &[&str], file: Option<&str>| {
+            DaemonConfig::merge(&flags(f), file, Path::new("/x"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&["--add-runtime", "runc=/x"], None),
+            "runtime name 'runc' is reserved"
+        );
+        assert_eq!(
+            err(&["--add-runtime", "nopath"], None),
+            "invalid runtime argument: nopath"
+        );
+        assert_eq!(
+            err(&["--add-runtime", "a=/x", "--add-runtime", "a=/y"], None),
+            "runtime 'a' was already defined"
+        );
+        assert!(err(&["--add-runtime", "a=/x"], Some(r#"{"runtimes": {}}"#))
+            .contains("specified both as a flag and in the configuration file: runtimes"));
     }
 
     #[test]

@@ -75,6 +75,7 @@ async fn run(cfg: DaemonConfig, cgroup_parent: String) -> anyhow::Result<()> {
             insecure_registries: cfg.insecure_registries.clone(),
             debug: cfg.debug,
             cgroup_parent,
+            runtimes: cfg.runtimes.clone(),
         })
         .context("open the engine")?,
     );

@@ -310,8 +310,23 @@ impl Engine {
     pub(crate) fn container_run_dir(&self, id: &str) -> PathBuf {
         self.opts.exec_root.join("containers").join(id)
     }
+    /// The static init containers run with `--init` (installed by [`Engine::open`]).
+    pub(crate) fn init_path(&self) -> PathBuf {
+        self.opts.exec_root.join(pier_init::FILE_NAME)
+    }
     pub(crate) fn runtime_root(&self) -> PathBuf {
         self.opts.exec_root.join("runtime")
+    }
+
+    /// The runtime a container named (`HostConfig.Runtime`): None for the built-in one, or a
+    /// configured binary; docker's 400 for a name the daemon does not know.
+    pub(crate) fn oci_runtime(&self, name: &str) -> Result<Option<&crate::engine::OciRuntime>> {
+        if name.is_empty() || crate::engine::BUILTIN_RUNTIMES.contains(&name) {
+            return Ok(None);
+        }
+        self.opts.runtimes.get(name).map(Some).ok_or_else(|| {
+            EngineError::InvalidParameter(format!("unknown or invalid runtime name: {name}"))
+        })
     }
     pub(crate) fn log_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join(format!("{id}-json.log"))
@@ -423,6 +438,7 @@ impl Engine {
             )));
         }
         validate_host_config(&hc)?;
+        self.oci_runtime(hc["Runtime"].as_str().unwrap_or(""))?;
         let image_id = self.resolve_image(&image_name)?;
         let image = self
             .store
@@ -797,19 +813,6 @@ pub(crate) fn validate_host_config(hc: &Value) -> Result<()> {
         return Err(EngineError::InvalidParameter(
             "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
         ));
-    }
-    if hc["Init"].as_bool().unwrap_or(false) {
-        return Err(EngineError::NotImplemented(
-            "pier does not implement --init yet".into(),
-        ));
-    }
-    if let Some(rt) = hc["Runtime"]
-        .as_str()
-        .filter(|r| !r.is_empty() && *r != "runc" && *r != "pier")
-    {
-        return Err(EngineError::InvalidParameter(format!(
-            "unknown or invalid runtime name: {rt}"
-        )));
     }
     if let Some(nm) = hc["NetworkMode"].as_str() {
         if !matches!(nm, "" | "default" | "bridge" | "host" | "none") {

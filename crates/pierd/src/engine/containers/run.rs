@@ -84,6 +84,13 @@ impl Engine {
     /// Mounts the overlay and writes the bundle; blocking.
     fn prepare(&self, rec: &Record) -> Result<()> {
         let id = &rec.id;
+        let layers = self.store.layers(&rec.image)?;
+        if layers.is_empty() && self.store.image(&rec.image)?.is_none() {
+            return Err(EngineError::System(format!(
+                "the container's image {} was removed (docker rmi -f); pier cannot start it",
+                rec.image
+            )));
+        }
         let dir = self.container_dir(id);
         let run = self.container_run_dir(id);
         let rootfs = self.rootfs(id);
@@ -91,7 +98,6 @@ impl Engine {
             std::fs::create_dir_all(&d).map_err(sys("create container dirs"))?;
         }
         let _ = std::fs::remove_dir_all(self.state_dir(id));
-        let layers = self.store.layers(&rec.image)?;
         let mut lower: Vec<String> = layers
             .iter()
             .rev()
@@ -155,6 +161,7 @@ impl Engine {
                     rootfs: &rootfs,
                     container_dir: &dir,
                     cgroup_parent: &self.opts.cgroup_parent,
+                    init: &self.init_path(),
                 },
             )?;
             std::fs::write(
@@ -326,17 +333,32 @@ impl Engine {
         let tty = rec.config["Tty"].as_bool().unwrap_or(false);
         let stdin = rec.config["OpenStdin"].as_bool().unwrap_or(false);
         let stdin_once = rec.config["StdinOnce"].as_bool().unwrap_or(false);
+        let runtime = self.oci_runtime(rec.host_config["Runtime"].as_str().unwrap_or(""))?;
         let mut cmd = std::process::Command::new(shim_bin());
         cmd.arg("--id")
             .arg(id)
             .arg("--bundle")
             .arg(run.join("bundle"))
             .arg("--runtime-root")
-            .arg(self.runtime_root())
+            .arg(match runtime {
+                // Each external runtime keeps its state under a root of its own.
+                Some(_) => self
+                    .opts
+                    .exec_root
+                    .join("runtimes")
+                    .join(rec.host_config["Runtime"].as_str().unwrap_or("")),
+                None => self.runtime_root(),
+            })
             .arg("--state-dir")
             .arg(self.state_dir(id))
             .arg("--log-path")
             .arg(self.log_path(id));
+        if let Some(rt) = runtime {
+            cmd.arg("--runtime").arg(&rt.path);
+            for a in &rt.args {
+                cmd.arg(format!("--runtime-arg={a}"));
+            }
+        }
         if tty {
             cmd.arg("--tty");
         }
