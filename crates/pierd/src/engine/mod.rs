@@ -10,6 +10,7 @@ pub mod events;
 pub mod filters;
 pub mod host;
 pub mod images;
+pub mod networks;
 pub mod reconcile;
 pub mod system;
 pub mod time;
@@ -34,6 +35,7 @@ pub struct EngineOptions {
     pub debug: bool,
     /// The cgroup every container's cgroup goes under (`--cgroup-parent`, default "/pier").
     pub cgroup_parent: String,
+    pub net: networks::NetOptions,
 }
 
 pub struct Engine {
@@ -51,6 +53,7 @@ pub struct Engine {
     /// a pull is about to record.
     pub(crate) image_lock: tokio::sync::Mutex<()>,
     pub(crate) containers: containers::Containers,
+    pub(crate) networks: networks::Networks,
 }
 
 impl Engine {
@@ -79,8 +82,10 @@ impl Engine {
                 id
             }
         };
+        let networks = networks::Networks::new(opts.net.clone());
         let engine = Engine {
             opts,
+            networks,
             store,
             content,
             snapshots,
@@ -145,6 +150,7 @@ pub(crate) mod tests {
             insecure_registries: vec!["reg.local:5000".into(), "10.0.0.0/8".into()],
             debug: false,
             cgroup_parent: "/pier-unit".into(),
+            net: networks::NetOptions::disabled(),
         })
         .unwrap()
     }
