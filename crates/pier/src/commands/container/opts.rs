@@ -699,6 +699,72 @@ mod tests {
     }
 
     #[test]
+    fn port_specs_like_go_connections() {
+        let one = |v: &str| port_spec(v).map_err(|e| e.to_string());
+        assert_eq!(
+            one("[::1]:8080:80").unwrap(),
+            vec![("80/tcp".into(), "::1".into(), "8080".into())]
+        );
+        assert_eq!(
+            one("8000-8001:80").unwrap(),
+            vec![("80/tcp".into(), "".into(), "8000-8001".into())]
+        );
+        assert_eq!(
+            one("8000-8001:80-81/UDP").unwrap()[1],
+            ("81/udp".into(), "".into(), "8001".into())
+        );
+        assert_eq!(
+            one("published=8080,target=80,protocol=udp").unwrap(),
+            vec![("80/udp".into(), "".into(), "8080".into())]
+        );
+        assert_eq!(one("x").unwrap_err(), "invalid containerPort: x");
+        assert_eq!(one("70000:80").unwrap_err(), "invalid hostPort: 70000");
+        assert_eq!(one("80/xyz").unwrap_err(), "invalid proto: xyz");
+        assert_eq!(one("1.2.3:80:80").unwrap_err(), "invalid IP address: 1.2.3");
+        assert_eq!(one("8080:").unwrap_err(), "no port specified: 8080:<empty>");
+        assert_eq!(
+            one("8000-8002:80-81").unwrap_err(),
+            "invalid ranges specified for container and host Ports: 80-81 and 8000-8002"
+        );
+        assert_eq!(
+            expose("x").unwrap_err().to_string(),
+            "invalid range format for --expose: x, error: strconv.ParseUint: parsing \"x\": invalid syntax"
+        );
+        assert!(expose("1:2").is_err());
+    }
+
+    #[test]
+    fn network_flag_values() {
+        assert_eq!(extra_host("db:10.1.2.3").unwrap(), "db:10.1.2.3");
+        assert_eq!(extra_host("gw=[::1]").unwrap(), "gw:::1");
+        assert_eq!(extra_host("h:host-gateway").unwrap(), "h:host-gateway");
+        assert!(extra_host("x").is_err());
+        assert!(extra_host("h:x").is_err());
+        assert_eq!(dns("::ffff:1.2.3.4").unwrap(), "1.2.3.4");
+        assert!(dns("x").is_err());
+        assert_eq!(dns_search("example.com.").unwrap(), "example.com");
+        assert!(dns_search("-bad").is_err());
+        assert!(link("a:b:c").is_err());
+        assert!(valid_mac("02:42:ac:11:00:02") && !valid_mac("zz"));
+        let n = network_attachment("name=n1,alias=a,ip=10.0.0.2,driver-opt=k=v").unwrap();
+        assert_eq!(
+            (n.target.as_str(), n.aliases.len(), n.ipv4.as_str()),
+            ("n1", 1, "10.0.0.2")
+        );
+        assert_eq!(network_attachment("plain").unwrap().target, "plain");
+        assert!(network_attachment("name=n,foo=1").is_err());
+        let ep = endpoint_settings(&n).unwrap();
+        assert_eq!(
+            ep["IPAMConfig"],
+            serde_json::json!({"IPv4Address": "10.0.0.2"})
+        );
+        assert_eq!(ep["DriverOpts"], serde_json::json!({"k": "v"}));
+        let mut bad = n.clone();
+        bad.target = "bridge".into();
+        assert!(endpoint_settings(&bad).is_err());
+    }
+
+    #[test]
     fn ports_and_limits() {
         assert_eq!(
             port_spec("127.0.0.1:8080:80").unwrap(),
