@@ -10,6 +10,7 @@ pub mod events;
 pub mod filters;
 pub mod host;
 pub mod images;
+pub mod networks;
 pub mod reconcile;
 pub mod system;
 pub mod time;
@@ -36,6 +37,7 @@ pub struct EngineOptions {
     pub cgroup_parent: String,
     /// OCI runtimes besides the built-in one (`runtimes` in daemon.json, `--add-runtime`).
     pub runtimes: BTreeMap<String, OciRuntime>,
+    pub net: networks::NetOptions,
 }
 
 /// A runc-compatible runtime binary a container may choose with `--runtime NAME`.
@@ -65,6 +67,7 @@ pub struct Engine {
     /// a pull is about to record.
     pub(crate) image_lock: tokio::sync::Mutex<()>,
     pub(crate) containers: containers::Containers,
+    pub(crate) networks: networks::Networks,
 }
 
 impl Engine {
@@ -95,8 +98,10 @@ impl Engine {
                 id
             }
         };
+        let networks = networks::Networks::new(opts.net.clone());
         let engine = Engine {
             opts,
+            networks,
             store,
             content,
             snapshots,
@@ -162,6 +167,7 @@ pub(crate) mod tests {
             debug: false,
             cgroup_parent: "/pier-unit".into(),
             runtimes: BTreeMap::new(),
+            net: networks::NetOptions::disabled(),
         })
         .unwrap()
     }

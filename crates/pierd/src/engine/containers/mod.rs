@@ -423,7 +423,7 @@ impl Engine {
         if !hc.is_object() {
             hc = json!({});
         }
-        obj.remove("NetworkingConfig");
+        let netcfg = obj.remove("NetworkingConfig").unwrap_or(Value::Null);
         let image_name = obj
             .get("Image")
             .and_then(Value::as_str)
@@ -459,6 +459,7 @@ impl Engine {
             return Err(EngineError::InvalidParameter("no command specified".into()));
         }
         normalize_host_config(&mut hc);
+        let endpoints = self.net_on_create(&cfg, &hc, &netcfg)?;
         let name = if req.name.is_empty() {
             loop {
                 let n = format!("/{}", random_name());
@@ -496,6 +497,7 @@ impl Engine {
                 "Conflict. The container name \"{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
+        self.net_record(&id, endpoints)?;
         self.container_event(&rec, "create", &[]);
         self.containers
             .map
@@ -521,10 +523,6 @@ impl Engine {
             .filter_map(|l| l.chain_id.parse().ok())
             .map(|d| self.snapshots.layer_dir(&d).display().to_string())
             .collect();
-        let network_mode = rec.host_config["NetworkMode"]
-            .as_str()
-            .unwrap_or("bridge")
-            .to_string();
         let mut v = json!({
             "Id": rec.id,
             "Created": rec.created,
@@ -556,7 +554,7 @@ impl Engine {
             },
             "Mounts": mounts_of(&rec.host_config),
             "Config": rec.config,
-            "NetworkSettings": network_settings(&network_mode),
+            "NetworkSettings": self.net_settings(&rec),
         });
         if size {
             let rw = dir_size(&dir.join("upper"));
@@ -720,6 +718,7 @@ impl Engine {
             .as_str()
             .unwrap_or("bridge")
             .to_string();
+        let (ports, net_settings) = self.net_summary(rec);
         let mut v = json!({
             "Id": rec.id,
             "Names": [rec.name],
@@ -727,12 +726,12 @@ impl Engine {
             "ImageID": rec.image,
             "Command": command,
             "Created": created,
-            "Ports": [],
+            "Ports": ports,
             "Labels": if rec.config["Labels"].is_object() { rec.config["Labels"].clone() } else { json!({}) },
             "State": display_status(&rec.state),
             "Status": status_text(&rec.state),
             "HostConfig": {"NetworkMode": network_mode},
-            "NetworkSettings": {"Networks": network_settings(&network_mode)["Networks"].clone()},
+            "NetworkSettings": net_settings,
             "Mounts": mounts_of(&rec.host_config),
         });
         if size {
@@ -815,13 +814,6 @@ pub(crate) fn validate_host_config(hc: &Value) -> Result<()> {
             "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
         ));
     }
-    if let Some(nm) = hc["NetworkMode"].as_str() {
-        if !matches!(nm, "" | "default" | "bridge" | "host" | "none") {
-            return Err(EngineError::NotImplemented(format!(
-                "pier does not implement network mode {nm:?} yet (use default, host or none)"
-            )));
-        }
-    }
     Ok(())
 }
 
@@ -895,26 +887,6 @@ fn normalize_host_config(hc: &mut Value) {
             "/proc/sysrq-trigger"
         ]),
     );
-}
-
-fn network_settings(mode: &str) -> Value {
-    let mut networks = serde_json::Map::new();
-    if mode != "none" && mode != "bridge" || mode == "host" {
-        networks.insert(mode.to_string(), json!({
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-            "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "DNSNames": null,
-        }));
-    }
-    json!({
-        "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-        "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
-        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": networks,
-    })
 }
 
 fn mounts_of(hc: &Value) -> Value {

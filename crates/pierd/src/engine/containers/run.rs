@@ -138,7 +138,10 @@ impl Engine {
             };
             std::fs::write(dir.join("hostname"), format!("{hn}\n"))
                 .map_err(sys("write hostname"))?;
-            let hosts = if host_net {
+            let net_files = self.net_files(rec, &hn);
+            let hosts = if let Some((h, _)) = &net_files {
+                h.clone()
+            } else if host_net {
                 std::fs::read_to_string("/etc/hosts").unwrap_or_default()
             } else {
                 format!(
@@ -146,7 +149,10 @@ impl Engine {
                 )
             };
             std::fs::write(dir.join("hosts"), hosts).map_err(sys("write hosts"))?;
-            let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let resolv = match net_files {
+                Some((_, r)) => r,
+                None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            };
             std::fs::write(dir.join("resolv.conf"), resolv).map_err(sys("write resolv.conf"))?;
             // WorkingDir is created when missing, as docker does.
             if let Some(w) = cfg["WorkingDir"]
@@ -155,7 +161,7 @@ impl Engine {
             {
                 let _ = std::fs::create_dir_all(rootfs.join(w.trim_start_matches('/')));
             }
-            let spec = spec::build(
+            let mut spec = spec::build(
                 rec,
                 &spec::SpecInput {
                     rootfs: &rootfs,
@@ -164,6 +170,7 @@ impl Engine {
                     init: &self.init_path(),
                 },
             )?;
+            self.net_spec(rec, &mut spec)?;
             std::fs::write(
                 run.join("bundle/config.json"),
                 serde_json::to_vec(&spec).expect("json"),
@@ -220,6 +227,12 @@ impl Engine {
     async fn start_locked(self: &Arc<Self>, c: &Arc<Ctr>) -> Result<()> {
         let rec = c.snapshot();
         let id = rec.id.clone();
+        if let Err(err) = self.net_prepare(&rec).await {
+            let mut r = c.rec();
+            r.state.error = err.to_string();
+            let _ = self.save(&r);
+            return Err(err);
+        }
         let e = self.clone();
         let r2 = rec.clone();
         let handshake = blocking(move || {
@@ -231,9 +244,30 @@ impl Engine {
             hs
         })
         .await;
+        let handshake = match handshake {
+            Ok(pid) => match self.net_attach(&rec, pid).await {
+                Ok(()) => Ok(pid),
+                Err(err) => {
+                    let sock = self.shim_sock(&id);
+                    let _ =
+                        shim_call(&sock, &json!({"op": "kill", "signal": 9, "all": true})).await;
+                    let _ = shim_call(&sock, &json!({"op": "delete"})).await;
+                    let e = self.clone();
+                    let id2 = id.clone();
+                    let _ = blocking(move || {
+                        e.cleanup_run(&id2);
+                        Ok(())
+                    })
+                    .await;
+                    Err(err)
+                }
+            },
+            Err(err) => Err(err),
+        };
         let init_pid = match handshake {
             Ok(pid) => pid,
             Err(err) => {
+                self.net_release(&id).await;
                 let text = err.to_string();
                 let detail = match text.find("exec: ") {
                     Some(i) => format!(
@@ -290,6 +324,7 @@ impl Engine {
             }
         }
         if let Err(err) = shim_call(&sock, &json!({"op": "start"})).await {
+            self.net_release(&id).await;
             let _ = shim_call(&sock, &json!({"op": "kill", "signal": 9, "all": true})).await;
             let _ = shim_call(&sock, &json!({"op": "delete"})).await;
             let e = self.clone();
@@ -433,6 +468,7 @@ impl Engine {
             Ok(())
         })
         .await;
+        self.net_release(&c.id).await;
         let code = exit["exit_code"].as_i64().unwrap_or(255);
         let oom = exit["oom_killed"].as_bool().unwrap_or(false);
         let (policy, max, manually, auto_remove, count) = {
@@ -536,6 +572,7 @@ impl Engine {
                 (r.state.running, r.state.restarting)
             };
             if running {
+                self.net_recover(&c.snapshot());
                 self.spawn_monitor(c);
             } else if restarting {
                 let e = self.clone();
@@ -755,12 +792,12 @@ impl Engine {
     }
 
     /// `DELETE /containers/{id}`.
-    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+    pub async fn remove_container(self: &Arc<Self>, name: &str, force: bool) -> Result<()> {
         let c = self.container(name)?;
         self.remove_ctr(&c, force).await
     }
 
-    pub(crate) async fn remove_ctr(&self, c: &Arc<Ctr>, force: bool) -> Result<()> {
+    pub(crate) async fn remove_ctr(self: &Arc<Self>, c: &Arc<Ctr>, force: bool) -> Result<()> {
         let (running, paused, name) = {
             let r = c.rec();
             (r.state.running, r.state.paused, r.name.clone())
@@ -807,6 +844,7 @@ impl Engine {
             return Ok(());
         }
         self.store.delete_container(&c.id)?;
+        self.net_forget(&c.id).await;
         let dir = self.container_dir(&c.id);
         let run = self.container_run_dir(&c.id);
         let id = c.id.clone();
@@ -884,7 +922,7 @@ impl Engine {
     }
 
     /// `POST /containers/prune`: removes stopped containers; returns their IDs.
-    pub async fn prune_containers(&self) -> Result<Vec<String>> {
+    pub async fn prune_containers(self: &Arc<Self>) -> Result<Vec<String>> {
         let all: Vec<Arc<Ctr>> = self
             .containers
             .map
