@@ -1,14 +1,14 @@
 //! Faults and leaks, with real pierd processes: `kill -9` of pierd under 20 busy containers
 //! (all keep running, their logs have no gap, stop and exec work after the restart), and 500
 //! `run --rm` cycles through the API that must leave nothing behind — mounts, cgroups,
-//! processes, pierd's fds, shim state dirs, container dirs, runtime state.
+//! processes, pierd's fds, shim state dirs, container dirs, runtime state, veths on the bridge.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pier_e2e::{docker, env_with_busybox, Env, V};
-use pier_testkit::daemon::mounts_under;
+use pier_testkit::daemon::{links_on, mounts_under};
 use serde_json::{json, Value};
 
 const COUNTER: &str = "trap 'exit 0' TERM; i=0; while :; do echo $i; i=$((i+1)); sleep 0.05; done";
@@ -93,15 +93,62 @@ struct Leftovers {
     cgroups: usize,
     cgroup_procs: usize,
     shims: usize,
-    pierd_fds: usize,
+    /// pierd's open fds by kind (`socket`, `pipe`, `anon_inode:[eventfd]`, a path), sorted.
+    pierd_fds: Vec<String>,
     state_dirs: usize,
     container_dirs: usize,
     bundle_dirs: usize,
     runtime_state: usize,
+    bridge_links: usize,
 }
 
 fn entries(p: &Path) -> usize {
     std::fs::read_dir(p).map(|r| r.count()).unwrap_or(0)
+}
+
+/// The protocol of each socket inode of `pid`'s netns (`/proc/<pid>/net/{unix,netlink,…}`).
+fn socket_protocols(pid: u32) -> BTreeMap<String, &'static str> {
+    let mut m = BTreeMap::new();
+    // (file, column of the inode)
+    for (proto, col) in [
+        ("unix", 6),
+        ("netlink", 8),
+        ("tcp", 9),
+        ("tcp6", 9),
+        ("udp", 9),
+        ("udp6", 9),
+    ] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{proto}")).unwrap_or_default();
+        for l in text.lines().skip(1) {
+            if let Some(ino) = l.split_whitespace().nth(col) {
+                m.insert(ino.to_string(), proto);
+            }
+        }
+    }
+    m
+}
+
+fn fd_kinds(pid: u32) -> Vec<String> {
+    let protos = socket_protocols(pid);
+    let mut v: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| {
+            let t = t.display().to_string();
+            match t.split_once(":[") {
+                Some(("socket", ino)) => format!(
+                    "socket:{}",
+                    protos.get(ino.trim_end_matches(']')).unwrap_or(&"?")
+                ),
+                Some(("pipe", _)) => "pipe".to_string(),
+                _ => t,
+            }
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 fn count_cgroups(dir: &Path, dirs: &mut usize, procs: &mut usize) {
@@ -151,11 +198,12 @@ fn leftovers(env: &Env) -> Leftovers {
         cgroups,
         cgroup_procs,
         shims,
-        pierd_fds: entries(Path::new(&format!("/proc/{}/fd", d.pid()))),
+        pierd_fds: fd_kinds(d.pid()),
         state_dirs: entries(&d.exec_root().join("s")),
         container_dirs: entries(&d.data_root().join("containers")),
         bundle_dirs: entries(&d.exec_root().join("containers")),
         runtime_state: entries(&d.exec_root().join("runtime")),
+        bridge_links: links_on(&d.bridge()).len(),
     }
 }
 
@@ -187,21 +235,23 @@ fn five_hundred_run_rm_cycles_leave_nothing_behind() {
     let Some(env) = env_with_busybox() else {
         return;
     };
-    // Warm up: what pierd opens once (store, lazily created dirs) is not a leak.
-    for _ in 0..8 {
-        run_rm(&env);
-    }
+    let workers = |runs: usize| {
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..runs {
+                        run_rm(&env);
+                    }
+                });
+            }
+        })
+    };
+    // Warm up, with the same concurrency: what pierd opens once (store, lazily created dirs,
+    // netlink connections) is not a leak.
+    workers(3);
     let before = leftovers(&env);
     assert_eq!(before.shims, 0, "{before:?}");
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                for _ in 0..125 {
-                    run_rm(&env);
-                }
-            });
-        }
-    });
+    workers(125);
     // Cleanups that follow the `removed` answer (a closing shim connection) settle quickly;
     // poll a little before comparing.
     let mut after = leftovers(&env);

@@ -530,7 +530,17 @@ fn stats_block_io_and_network() {
     };
     docker(
         &env.d,
-        &["run", "-d", "--name", "st", "busybox", "sleep", "1000"],
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "st",
+            "busybox",
+            "sleep",
+            "1000",
+        ],
     )
     .ok();
     let id = inspect(&env, "st")["Id"].as_str().unwrap().to_string();
@@ -588,7 +598,7 @@ fn stats_block_io_and_network() {
         &["stats", "--no-stream", "--format", "{{.BlockIO}}", "st"],
     );
     assert!(!r.ok().trim().ends_with("/ 0B"), "{r}");
-    // Loopback only: no `networks`, as dockerd for a container without an interface.
+    // `--network none`, loopback only: no `networks`, as dockerd.
     assert!(v.get("networks").is_none(), "{v}");
     let (Some(nsenter), Some(ip)) = (
         pier_testkit::cli::which("nsenter"),
@@ -638,4 +648,13 @@ fn stats_block_io_and_network() {
     );
     assert!(!r.ok().trim().ends_with("/ 0B"), "{r}");
     docker(&env.d, &["rm", "-f", "st"]).ok();
+    // On the default bridge network: its eth0.
+    docker(
+        &env.d,
+        &["run", "-d", "--name", "br", "busybox", "sleep", "1000"],
+    )
+    .ok();
+    let v = stats_once(&env, "br");
+    assert!(v["networks"]["eth0"]["rx_bytes"].is_u64(), "{v}");
+    docker(&env.d, &["rm", "-f", "br"]).ok();
 }
