@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pier_e2e::{
-    docker, env_with_busybox, env_with_busybox_opts, inspect_container as inspect, skip_daemon,
-    skip_docker, Env, V,
+    docker, env_with_busybox, env_with_busybox_opts, inspect_container as inspect, pier,
+    skip_daemon, skip_docker, skip_pier, Env, V,
 };
 use pier_testkit::DaemonOpts;
 use serde_json::{json, Value};
@@ -657,4 +657,64 @@ fn stats_block_io_and_network() {
     let v = stats_once(&env, "br");
     assert!(v["networks"]["eth0"]["rx_bytes"].is_u64(), "{v}");
     docker(&env.d, &["rm", "-f", "br"]).ok();
+}
+
+#[test]
+fn pier_cli_init_runtime_and_rmi_conflict() {
+    if skip_pier() {
+        return;
+    }
+    let Some(env) = env_with_busybox_opts(DaemonOpts::default().arg("--add-runtime").arg(format!(
+        "pierrunc={}",
+        pier_testkit::daemon::bin_dir().join("pier-runc").display()
+    ))) else {
+        return;
+    };
+    let r = pier(
+        &env.d,
+        &["run", "--rm", "--init", "busybox", "ps", "-o", "pid,args"],
+    );
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("1 /sbin/docker-init -- ps"), "{r}");
+    let r = pier(
+        &env.d,
+        &[
+            "run",
+            "--rm",
+            "--runtime",
+            "pierrunc",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 6",
+        ],
+    );
+    assert_eq!(r.code, Some(6), "{r}");
+    let r = pier(
+        &env.d,
+        &["run", "--rm", "--runtime", "nope", "busybox", "true"],
+    );
+    assert_eq!(r.code, Some(125), "{r}");
+    assert!(
+        r.stderr.contains("unknown or invalid runtime name: nope"),
+        "{r}"
+    );
+    // The same conflict text as docker's CLI shows (from the daemon).
+    pier(&env.d, &["create", "--name", "cc", "busybox", "true"]).ok();
+    let img = inspect(&env, "cc")["Image"].as_str().unwrap().to_string();
+    // With two names the first conflict is the names (dockerd's order); with one, the container.
+    let r = pier(&env.d, &["rmi", &img[7..19]]);
+    assert!(
+        r.stderr
+            .contains("image is referenced in multiple repositories"),
+        "{r}"
+    );
+    pier(&env.d, &["rmi", "busybox"]).ok();
+    let r = pier(&env.d, &["rmi", &img[7..19]]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(
+        r.stderr
+            .contains("(must be forced) - image is being used by stopped container"),
+        "{r}"
+    );
 }
