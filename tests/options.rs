@@ -90,6 +90,38 @@ fn init_is_pid_1_forwards_signals_reaps_and_passes_exit_codes() {
     let v = inspect(&env, "sl");
     assert_eq!(v["State"]["ExitCode"], 143, "{v}");
     docker(&env.d, &["rm", "sl"]).ok();
+    // An interactive shell under the init, through a terminal: input reaches it, its exit
+    // code comes back.
+    if pier_testkit::cli::which("script").is_none() {
+        println!("SKIP: script (util-linux) not installed");
+        return;
+    }
+    let mut child = docker_in_pty(&env, "run -it --rm --init busybox sh");
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    stdin.write_all(b"echo in-$((20+22)); exit 3\n").unwrap();
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(st) = child.try_wait().unwrap() {
+            status = Some(st);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("docker run -it --init sh did not end");
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.contains("in-42"), "{out:?}");
+    assert_eq!(status.code(), Some(3), "{out:?}");
 }
 
 /// Runs the container loop (output and exit code, detached with logs/exec/stop) on `runtime`,
@@ -296,6 +328,27 @@ fn rmi_of_an_image_containers_use() {
     docker(&env.d, &["rm", "stopped"]).ok();
 }
 
+/// `docker ARGS` run by `script` in a pty, its stdin and stdout piped to the test.
+fn docker_in_pty(env: &Env, args: &str) -> std::process::Child {
+    let cmd = pier_testkit::docker(&env.d).expect("docker CLI");
+    let envs: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+        .collect();
+    let line = format!(
+        "env {} {} {args}",
+        envs.join(" "),
+        cmd.get_program().to_string_lossy()
+    );
+    Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// A hijacked `POST path` on the daemon's socket, past its `101` answer.
 fn hijack(env: &Env, path: &str) -> UnixStream {
     let mut s = UnixStream::connect(env.d.socket()).unwrap();
@@ -426,23 +479,7 @@ fn detach_keys_on_the_daemon_side_and_through_a_pty() {
         println!("SKIP: script (util-linux) not installed");
         return;
     }
-    let cmd = pier_testkit::docker(&env.d).expect("docker CLI");
-    let envs: Vec<String> = cmd
-        .get_envs()
-        .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
-        .collect();
-    let line = format!(
-        "env {} {} attach --detach-keys ctrl-a,x dk",
-        envs.join(" "),
-        cmd.get_program().to_string_lossy()
-    );
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = docker_in_pty(&env, "attach --detach-keys ctrl-a,x dk");
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
