@@ -28,7 +28,6 @@ fn main() {
         .args(["-C", "panic=abort"])
         .args(["-C", "opt-level=s"])
         .args(["-C", "strip=symbols"])
-        .args(["-D", "warnings"])
         .arg(src)
         .arg("-o")
         .arg(&out)
