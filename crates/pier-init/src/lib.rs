@@ -40,10 +40,19 @@ mod tests {
     use super::*;
     use std::process::Command;
 
-    fn init() -> (tempfile::TempDir, PathBuf) {
+    /// Serializes the tests: a file being written while another test thread forks is
+    /// inherited by that child until it execs, and executing it then fails with ETXTBSY.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn init() -> (
+        std::sync::MutexGuard<'static, ()>,
+        tempfile::TempDir,
+        PathBuf,
+    ) {
+        let g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let d = tempfile::tempdir().unwrap();
         let p = install(d.path()).unwrap();
-        (d, p)
+        (g, d, p)
     }
 
     #[test]
@@ -63,7 +72,7 @@ mod tests {
 
     #[test]
     fn install_is_idempotent() {
-        let (d, p) = init();
+        let (_g, d, p) = init();
         let m1 = std::fs::metadata(&p).unwrap();
         assert_eq!(m1.permissions().mode() & 0o777, 0o755);
         let p2 = install(d.path()).unwrap();
@@ -73,7 +82,7 @@ mod tests {
 
     #[test]
     fn exit_codes_pass_through() {
-        let (_d, p) = init();
+        let (_g, _d, p) = init();
         let st = Command::new(&p)
             .args(["--", "sh", "-c", "exit 3"])
             .status()
@@ -91,7 +100,7 @@ mod tests {
 
     #[test]
     fn exec_failures() {
-        let (_d, p) = init();
+        let (_g, _d, p) = init();
         let out = Command::new(&p)
             .args(["--", "/nonexistent/x"])
             .output()
@@ -105,7 +114,7 @@ mod tests {
 
     #[test]
     fn forwards_signals_to_the_child() {
-        let (_d, p) = init();
+        let (_g, _d, p) = init();
         let mut c = Command::new(&p)
             .args([
                 "--",
