@@ -331,6 +331,20 @@ fn mount_one(m: &Mount, ctx: &RootfsContext) -> Result<()> {
     if opts.flags.contains(MsFlags::MS_BIND) || typ == "bind" {
         typ = "bind".into();
     }
+    if typ == "proc" || typ == "sysfs" {
+        // Never mount these through a symlink (or onto a file): the path as written must be a
+        // directory or not exist yet (runc's check and message).
+        let literal = ctx
+            .rootfs
+            .join(m.destination().strip_prefix("/").unwrap_or(m.destination()));
+        if let Ok(meta) = std::fs::symlink_metadata(&literal) {
+            if !meta.is_dir() {
+                return Err(RuntimeError::InvalidConfig(format!(
+                    "filesystem {typ:?} must be mounted on ordinary directory"
+                )));
+            }
+        }
+    }
     let dest = secure_join(ctx.rootfs, m.destination())?;
     let rel = dest.strip_prefix(ctx.rootfs).unwrap_or(&dest).to_path_buf();
     let data = opts.data.join(",");

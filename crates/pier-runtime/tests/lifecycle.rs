@@ -282,6 +282,10 @@ fn hooks_get_state_on_stdin() {
         return;
     }
     let mut b = Bundle::new(&["true"]);
+    b.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("PIER_T=from-process"));
     let out = b.path().join("hooks.log");
     let hook = |name: &str| json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{name} $s\" >> {}", out.display())]}]);
     // startContainer runs inside the container: it sees the log through a bind mount.
@@ -294,7 +298,12 @@ fn hooks_get_state_on_stdin() {
         "prestart": hook("prestart"),
         "createRuntime": hook("createRuntime"),
         "createContainer": hook("createContainer"),
-        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" > /hooklog/start"]}],
+        "startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" > /hooklog/start"]},
+            // Without an env of its own it gets the process's (as runc).
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo \"$PIER_T\" > /hooklog/env"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo \"$PIER_T\" > /hooklog/env2"], "env": ["X=y"]},
+        ],
         "poststart": hook("poststart"),
         "poststop": hook("poststop"),
     });
@@ -302,6 +311,9 @@ fn hooks_get_state_on_stdin() {
     assert!(o.status.success(), "{}", stderr(&o));
     let start = std::fs::read_to_string(inner.join("start")).unwrap();
     assert!(start.starts_with("startContainer {"), "{start}");
+    let env = |f: &str| std::fs::read_to_string(inner.join(f)).unwrap();
+    assert_eq!(env("env"), "from-process\n");
+    assert_eq!(env("env2"), "\n");
     let log = std::fs::read_to_string(&out).unwrap();
     let names: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(

@@ -108,7 +108,7 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     (&fifo).write_all(b"0").ctx(|| "write exec fifo".into())?;
     drop(fifo);
     if let Some(h) = hooks.start_container() {
-        crate::hooks::run(h, &state)?;
+        crate::hooks::run_with_env(h, &state, &plan.env)?;
     }
     Err(plan.exec(&exe))
 }
