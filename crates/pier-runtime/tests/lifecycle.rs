@@ -650,3 +650,35 @@ fn signals_are_reset_before_exec() {
     assert_eq!(out, want);
     pier_runtime::container::delete(&b.root, &b.id, false).unwrap();
 }
+
+/// SCMP_ACT_NOTIFY: the agent listening on `listenerPath` gets the container process state
+/// (id, init pid, metadata, `fds: ["seccompFd"]`) and the notify fd.
+#[test]
+fn seccomp_notify_fd_reaches_the_agent() {
+    if !is_root() {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let sock = b.path().join("agent.sock");
+    let agent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "meta-data",
+        "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    assert!(b.create().status.success());
+    let (conn, _) = agent.accept().unwrap();
+    let (fd, payload) = pier_runtime::sys::recv_fd(conn.as_raw_fd()).unwrap();
+    let msg: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let st = b.state();
+    assert_eq!(msg["fds"], json!(["seccompFd"]), "{msg}");
+    assert_eq!(msg["pid"], st["pid"], "{msg}");
+    assert_eq!(msg["state"]["id"], json!(b.id), "{msg}");
+    assert_eq!(msg["metadata"], "meta-data");
+    // The fd is a seccomp listener: anon inode "[seccomp notify]".
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    assert!(link.to_string_lossy().contains("seccomp"), "{link:?}");
+    assert!(b.runc(&["delete", "--force", &b.id]).status.success());
+}
