@@ -17,22 +17,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pier_testkit::RefDockerd;
+
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 const PIER_RUNC: &str = env!("CARGO_BIN_EXE_pier-runc");
-const DOCKER: &str = "/usr/local/bin/docker";
 const CMD_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/bin"])
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file());
-    found
-}
 
 /// Result of one command run under a timeout.
 struct Out {
@@ -71,153 +62,29 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> (Option<i32>, bool) {
     }
 }
 
-/// The confined containerd + dockerd pair, and everything needed to tear it down.
+/// The confined reference daemons (testkit's [`RefDockerd`], with pier-runc added as a runtime)
+/// and the per-command output files.
 struct Daemons {
+    r: RefDockerd,
     dir: PathBuf,
-    sock: PathBuf,
-    docker_config: PathBuf,
-    cgroup_parent: String,
-    containerd: Option<Child>,
-    dockerd: Option<Child>,
     seq: u32,
-    torn_down: bool,
 }
 
 impl Daemons {
     fn start(tag: &str) -> Result<Daemons, String> {
-        let dir = std::env::temp_dir().join(format!("pier-dropin-{tag}"));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let mut d = Daemons {
-            sock: dir.join("docker.sock"),
-            docker_config: dir.join("docker-config"),
-            cgroup_parent: format!("pier-dropin-{tag}"),
-            dir,
-            containerd: None,
-            dockerd: None,
+        let r = RefDockerd::start(
+            &format!("pier-dropin-{tag}"),
+            &["--add-runtime", &format!("pier={PIER_RUNC}")],
+        )?;
+        Ok(Daemons {
+            dir: r.dir().to_path_buf(),
+            r,
             seq: 0,
-            torn_down: false,
-        };
-        std::fs::create_dir_all(&d.docker_config).map_err(|e| e.to_string())?;
-
-        let cd = d.dir.join("containerd");
-        std::fs::create_dir_all(&cd).map_err(|e| e.to_string())?;
-        let ctr_sock = cd.join("containerd.sock");
-        let ctr_cfg = cd.join("config.toml");
-        let c = cd.display();
-        std::fs::write(
-            &ctr_cfg,
-            format!(
-                "version = 2\nroot = \"{c}/root\"\nstate = \"{c}/state\"\n\
-                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-                 [grpc]\n  address = \"{s}\"\n[ttrpc]\n  address = \"{s}.ttrpc\"\n\
-                 [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n\
-                 [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{c}/opt\"\n",
-                s = ctr_sock.display()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let clog = File::create(cd.join("containerd.log")).map_err(|e| e.to_string())?;
-        let child = Command::new("containerd")
-            .arg("--config")
-            .arg(&ctr_cfg)
-            .args(["--log-level", "warn"])
-            .stdin(Stdio::null())
-            .stdout(clog.try_clone().map_err(|e| e.to_string())?)
-            .stderr(clog)
-            .spawn()
-            .map_err(|e| format!("spawn containerd: {e}"))?;
-        d.containerd = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !ctr_sock.exists() {
-            let dead = d.containerd.as_mut().unwrap().try_wait().ok().flatten();
-            if dead.is_some() || Instant::now() > deadline {
-                return Err(format!(
-                    "containerd did not start: {}",
-                    tail(&cd.join("containerd.log"))
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-
-        let cfg = d.dir.join("daemon.json");
-        std::fs::write(
-            &cfg,
-            serde_json::json!({ "deprecated-key-path": d.dir.join("key.json") }).to_string(),
-        )
-        .map_err(|e| e.to_string())?;
-        let logp = d.dir.join("dockerd.log");
-        let log = File::create(&logp).map_err(|e| e.to_string())?;
-        let ns = format!("pier-dropin-{tag}");
-        let child = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(&cfg)
-            .arg("-H")
-            .arg(format!("unix://{}", d.sock.display()))
-            .arg("--data-root")
-            .arg(d.dir.join("data"))
-            .arg("--exec-root")
-            .arg(d.dir.join("exec"))
-            .arg("--pidfile")
-            .arg(d.dir.join("dockerd.pid"))
-            .arg("--containerd")
-            .arg(&ctr_sock)
-            .args(["--containerd-namespace", &ns])
-            .args(["--containerd-plugins-namespace", &format!("{ns}-plugins")])
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-forward=false",
-                "--ip-masq=false",
-                "--exec-opt",
-                "native.cgroupdriver=cgroupfs",
-                "--log-level",
-                "warn",
-            ])
-            .arg("--cgroup-parent")
-            .arg(format!("/{}", d.cgroup_parent))
-            .arg("--add-runtime")
-            .arg(format!("pier={PIER_RUNC}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("spawn dockerd: {e}"))?;
-        d.dockerd = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if d.dockerd
-                .as_mut()
-                .unwrap()
-                .try_wait()
-                .ok()
-                .flatten()
-                .is_some()
-            {
-                return Err(format!("dockerd exited: {}", tail(&logp)));
-            }
-            if d.sock.exists() {
-                let o = d.docker(&["version", "--format", "{{.Server.Version}}"], None);
-                if o.code == Some(0) {
-                    eprintln!("dockerd {} up on {}", o.stdout.trim(), d.sock.display());
-                    break;
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!("dockerd did not answer: {}", tail(&logp)));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Ok(d)
+        })
     }
 
     fn docker_cmd(&self) -> Command {
-        let mut c = Command::new(DOCKER);
-        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .env_remove("DOCKER_CONTEXT")
-            .env_remove("DOCKER_TLS_VERIFY");
-        c
+        self.r.docker()
     }
 
     /// Run the docker CLI with `args` (stdin from `stdin_file` or /dev/null) under CMD_TIMEOUT.
@@ -318,129 +185,7 @@ impl Daemons {
 
     /// Tear everything down; returns the problems found (leftover processes, mounts, cgroups).
     fn teardown(&mut self) -> Vec<String> {
-        if self.torn_down {
-            return Vec::new();
-        }
-        self.torn_down = true;
-        let mut problems = Vec::new();
-        if self.dockerd.is_some() && self.sock.exists() {
-            let ids = self.docker(&["ps", "-aq"], None);
-            let ids: Vec<String> = ids.stdout.split_whitespace().map(String::from).collect();
-            if !ids.is_empty() {
-                let mut args = vec!["rm", "-f"];
-                args.extend(ids.iter().map(String::as_str));
-                let o = self.docker(&args, None);
-                if o.code != Some(0) {
-                    problems.push(format!("docker rm -f: {}", o.describe()));
-                }
-            }
-        }
-        for (name, child) in [
-            ("dockerd", self.dockerd.take()),
-            ("containerd", self.containerd.take()),
-        ] {
-            if let Some(mut ch) = child {
-                let _ = kill(Pid::from_raw(ch.id() as i32), Signal::SIGTERM);
-                let (_, killed) = wait_timeout(&mut ch, Duration::from_secs(20));
-                if killed {
-                    problems.push(format!("{name} needed SIGKILL"));
-                }
-            }
-        }
-        // processes still referring to our directory (shims, containers' helpers) or in our cgroups
-        let dir = self.dir.to_string_lossy().into_owned();
-        let left = our_processes(&dir, &self.cgroup_parent);
-        for (pid, cmd) in &left {
-            problems.push(format!("process {pid} left behind: {cmd}"));
-            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
-        }
-        if !left.is_empty() {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        // mounts under the temp dir, deepest first
-        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(unescape_mount))
-            .filter(|m| m == &dir || m.starts_with(&format!("{dir}/")))
-            .collect();
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in &mounts {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        }
-        // cgroups under the unique parent, in every hierarchy
-        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
-            for h in rd.flatten() {
-                let p = h.path().join(&self.cgroup_parent);
-                if p.is_dir() {
-                    remove_cgroup_tree(&p);
-                    if p.exists() {
-                        problems.push(format!("cgroup {} could not be removed", p.display()));
-                    }
-                }
-            }
-        }
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            problems.push(format!("remove {}: {e}", self.dir.display()));
-        }
-        let left = our_processes(&dir, &self.cgroup_parent);
-        for (pid, cmd) in left {
-            problems.push(format!("process {pid} still alive after cleanup: {cmd}"));
-        }
-        problems
-    }
-}
-
-impl Drop for Daemons {
-    fn drop(&mut self) {
-        for p in self.teardown() {
-            eprintln!("cleanup: {p}");
-        }
-    }
-}
-
-/// PIDs whose command line mentions `dir` or whose cgroup is under `cgroup_parent`.
-fn our_processes(dir: &str, cgroup_parent: &str) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return v;
-    };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let cmd = std::fs::read(e.path().join("cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
-        let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
-        let in_cg = cg.lines().any(|l| {
-            l.contains(&format!(":/{cgroup_parent}/")) || l.ends_with(&format!(":/{cgroup_parent}"))
-        });
-        if cmd.contains(dir) || in_cg {
-            v.push((pid, cmd.trim().to_string()));
-        }
-    }
-    v
-}
-
-/// Remove a cgroup directory tree, children first (cgroup dirs hold only pseudo-files).
-fn remove_cgroup_tree(p: &Path) {
-    if let Ok(rd) = std::fs::read_dir(p) {
-        for e in rd.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_cgroup_tree(&e.path());
-            }
-        }
-    }
-    for _ in 0..50 {
-        if std::fs::remove_dir(p).is_ok() || !p.exists() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        self.r.teardown()
     }
 }
 
@@ -458,14 +203,6 @@ fn find_dir(top: &Path, name: &str) -> Option<PathBuf> {
         }
     }
     None
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape_mount(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
 }
 
 fn tail(p: &Path) -> String {
@@ -507,15 +244,12 @@ fn busybox_tar(dir: &Path) -> PathBuf {
 
 #[test]
 fn dockerd_runs_containers_with_pier_runc() {
-    let have = ["dockerd", "containerd", "containerd-shim-runc-v2", "runc"]
-        .iter()
-        .all(|b| which(b).is_some());
-    if !have || !Path::new(DOCKER).exists() {
-        eprintln!("SKIP: dockerd not installed");
+    if let Some(why) = pier_testkit::refdockerd_skip_reason() {
+        eprintln!("SKIP: {why}");
         return;
     }
-    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/bin/busybox").exists() {
-        eprintln!("SKIP: needs root and /usr/bin/busybox");
+    if !Path::new("/usr/bin/busybox").exists() {
+        eprintln!("SKIP: needs /usr/bin/busybox");
         return;
     }
     let tag = format!(

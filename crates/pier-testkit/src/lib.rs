@@ -4,6 +4,7 @@
 //! - [`fixtures`]: images built from scratch (busybox, whiteouts, schema2/OCI, multi-platform,
 //!   gzip/zstd, large) pushed to a Registry, each described by an [`Image`].
 //! - [`Daemon`]: a pierd with its own dirs and socket; [`docker`] / [`pier`] CLIs pointed at it.
+//! - [`RefDockerd`]: the reference engine (real dockerd + containerd), confined, for comparisons.
 //! - [`SlowProxy`]: a throttling TCP proxy, to interrupt transfers on purpose.
 //! - [`http`]: a tiny blocking HTTP/1.1 client (TCP or unix socket) for raw API calls.
 //! - [`bundle`]: busybox OCI bundles on disk for the runtime and shim tests.
@@ -18,6 +19,7 @@ pub mod fixtures;
 pub mod http;
 pub mod layer;
 pub mod proxy;
+pub mod refdockerd;
 pub mod registry;
 
 pub use cli::{docker, pier, run, Run, SKIP_DOCKER};
@@ -25,4 +27,5 @@ pub use daemon::{skip_reason, Daemon, DaemonOpts};
 pub use fixtures::{busybox_rootfs_tar, Format, Image};
 pub use layer::{Compression, Entry, LayerBuilder};
 pub use proxy::SlowProxy;
+pub use refdockerd::{refdockerd_skip_reason, RefDockerd};
 pub use registry::{free_port, sha256_digest, Registry};

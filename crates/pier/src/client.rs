@@ -147,6 +147,24 @@ impl Client {
         })
     }
 
+    /// Whether the negotiated API version is below `v` (negotiating first), for docker's
+    /// version-dependent request shapes.
+    pub async fn api_below(&mut self, v: &str) -> Result<bool> {
+        self.negotiate().await?;
+        Ok(version_less(&self.version, v))
+    }
+
+    /// docker's `NewVersionError`: `what` needs API `v` and the daemon speaks an older one.
+    pub async fn require_api(&mut self, v: &str, what: &str) -> Result<()> {
+        if self.api_below(v).await? {
+            return Err(CliError::Usage(format!(
+                "{what:?} requires API version {v}, but the Docker daemon API version is {}",
+                self.version
+            )));
+        }
+        Ok(())
+    }
+
     /// Negotiate the API version with `/_ping` (docker's `NegotiateAPIVersion`).
     pub async fn negotiate(&mut self) -> Result<()> {
         if self.pinned || !self.version.is_empty() {

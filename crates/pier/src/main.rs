@@ -17,6 +17,7 @@ mod template;
 use clap::{Parser, Subcommand};
 use commands::container::{self, ContainerCommand};
 use commands::image::{self, ImageCommand};
+use commands::network::{self, NetworkCommand};
 use commands::system;
 use error::CliError;
 
@@ -95,6 +96,7 @@ enum Command {
     /// Display the running processes of a container
     Top(container::misc::TopArgs),
     /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "pier port CONTAINER [PRIVATE_PORT[/PROTO]]")]
     Port(container::misc::PortArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(container::stats::Args),
@@ -125,6 +127,9 @@ enum Command {
     Version(system::version::Args),
     /// Display system-wide information
     Info(system::info::Args),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCommand),
@@ -198,6 +203,7 @@ async fn dispatch(cli: Cli) -> error::Result<()> {
         Command::Import(a) => image::import::run(&mut ctx, a).await,
         Command::Inspect(a) => system::inspect::run(&mut ctx, a).await,
         Command::Image(c) => image::run(&mut ctx, c).await,
+        Command::Network(c) => network::run(&mut ctx, c).await,
         Command::Version(a) => system::version::run(&mut ctx, a).await,
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => {
             system::info::run(&mut ctx, a, cli.debug).await
@@ -235,12 +241,19 @@ fn docker_usage_error(e: &clap::Error) -> (String, i32) {
         }
         ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues | ErrorKind::UnknownArgument | ErrorKind::TooManyValues => {
             let verb = path.rsplit(' ').next().unwrap_or("");
-            let need = match verb {
+            let noun_verb = path.strip_prefix("pier ").unwrap_or(&path);
+            let need = match noun_verb {
+                "network create" => "requires 1 argument",
+                "network connect" | "network disconnect" => "requires 2 arguments",
+                "network ls" | "network list" | "network prune" => "accepts no arguments",
+                "port" | "container port" => "requires at least 1 and at most 2 arguments",
+                _ => match verb {
                 "tag" => "requires 2 arguments",
                 "pull" => "requires 1 argument",
                 "images" | "ls" | "list" => "accepts at most 1 argument",
                 "version" | "info" | "prune" => "accepts no arguments",
                 _ => "requires at least 1 argument",
+                },
             };
             (format!("pier: '{path}' {need}"), 1)
         }
@@ -253,8 +266,16 @@ fn docker_usage_error(e: &clap::Error) -> (String, i32) {
     if e.kind() == ErrorKind::InvalidSubcommand {
         return (msg, code);
     }
+    // cobra's RequiresMinArgs says "See" where the other argument checks say "Run".
+    let hint = if matches!(path.as_str(), "pier network rm" | "pier network inspect")
+        && msg.contains("requires at least")
+    {
+        "See"
+    } else {
+        "Run"
+    };
     (
-        format!("{msg}\n\nUsage:  {usage}\n\nRun '{path} --help' for more information"),
+        format!("{msg}\n\nUsage:  {usage}\n\n{hint} '{path} --help' for more information"),
         code,
     )
 }

@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod system;
 
 use crate::client::Client;

@@ -62,9 +62,68 @@ pub fn truncate_id(id: &str) -> String {
     hex.chars().take(12).collect()
 }
 
+/// `sortorder.NaturalLess` as an ordering: runs of digits compare by value (then fewer leading
+/// zeros first), digits sort before other bytes, everything else bytewise.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (da, db) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
+        if da != db {
+            return if da { Less } else { Greater };
+        }
+        if !da {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        while i < a.len() && a[i] == b'0' {
+            i += 1;
+        }
+        while j < b.len() && b[j] == b'0' {
+            j += 1;
+        }
+        let (nz_a, nz_b) = (i, j);
+        while i < a.len() && a[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let by_len = (i - nz_a).cmp(&(j - nz_b));
+        if by_len != Equal {
+            return by_len;
+        }
+        let by_digits = a[nz_a..i].cmp(&b[nz_b..j]);
+        if by_digits != Equal {
+            return by_digits;
+        }
+        if nz_a != nz_b {
+            return nz_a.cmp(&nz_b);
+        }
+    }
+    (a.len() - i)
+        .cmp(&(b.len() - j))
+        .then(a.len().cmp(&b.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["net10", "net2", "bridge", "net02", "host", "a1b", "none"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            ["a1b", "bridge", "host", "net2", "net02", "net10", "none"]
+        );
+    }
 
     #[test]
     fn table_json_and_custom_formats() {

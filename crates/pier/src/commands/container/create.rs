@@ -101,7 +101,25 @@ pub struct ContainerOpts {
     pub volume: Vec<String>,
     /// Connect a container to a network
     #[arg(long = "network", visible_alias = "net")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long = "ip6")]
+    pub ip6: Option<String>,
+    /// Add link to another container
+    #[arg(long = "link")]
+    pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
@@ -121,10 +139,10 @@ pub struct ContainerOpts {
     #[arg(long)]
     pub dns: Vec<String>,
     /// Set custom DNS search domains
-    #[arg(long = "dns-search")]
+    #[arg(long = "dns-search", allow_hyphen_values = true)]
     pub dns_search: Vec<String>,
     /// Set DNS options
-    #[arg(long = "dns-option")]
+    #[arg(long = "dns-option", alias = "dns-opt")]
     pub dns_option: Vec<String>,
     /// Signal to stop the container
     #[arg(long = "stop-signal")]
@@ -185,6 +203,99 @@ pub struct ContainerOpts {
 pub struct Args {
     #[command(flatten)]
     pub opts: ContainerOpts,
+}
+
+/// docker's `parseNetworkOpts`: the `EndpointsConfig` for `--network` values (the first one also
+/// takes `--network-alias`, `--link`, `--ip`, `--ip6`, `--mac-address`, `--link-local-ip`), with
+/// its conflict errors. A single network without options gets no entry, as with docker; no
+/// `--network` at all gives a `default` entry.
+fn endpoints_config(o: &ContainerOpts) -> Result<Map<String, Value>> {
+    let mut nets = o
+        .network
+        .iter()
+        .map(|n| opts::network_attachment(n))
+        .collect::<Result<Vec<_>>>()?;
+    let implicit = nets.is_empty();
+    if implicit {
+        nets.push(opts::NetworkAttachment {
+            target: "default".into(),
+            ..Default::default()
+        });
+    }
+    let conflict =
+        |what: &str| CliError::Usage(format!("conflicting options: cannot specify both {what}"));
+    let n = &mut nets[0];
+    if !n.aliases.is_empty() && !o.network_alias.is_empty() {
+        return Err(conflict("--network-alias and per-network alias"));
+    }
+    if !n.links.is_empty() && !o.link.is_empty() {
+        return Err(conflict("--link and per-network links"));
+    }
+    if !n.ipv4.is_empty() && o.ip.is_some() {
+        return Err(conflict("--ip and per-network IPv4 address"));
+    }
+    if !n.ipv6.is_empty() && o.ip6.is_some() {
+        return Err(conflict("--ip6 and per-network IPv6 address"));
+    }
+    if !n.mac.is_empty() && o.mac_address.is_some() {
+        return Err(conflict("--mac-address and per-network MAC address"));
+    }
+    if !n.link_local_ips.is_empty() && !o.link_local_ip.is_empty() {
+        return Err(conflict(
+            "--link-local-ip and per-network link-local IP addresses",
+        ));
+    }
+    if !o.network_alias.is_empty() {
+        n.aliases = o.network_alias.clone();
+    }
+    if opts::is_user_defined(&n.target) && !o.link.is_empty() {
+        n.links = o.link.clone();
+    }
+    for (dst, src) in [
+        (&mut n.ipv4, &o.ip),
+        (&mut n.ipv6, &o.ip6),
+        (&mut n.mac, &o.mac_address),
+    ] {
+        if let Some(v) = src.as_ref().filter(|v| !v.is_empty()) {
+            *dst = v.clone();
+        }
+    }
+    if !o.link_local_ip.is_empty() {
+        n.link_local_ips = o.link_local_ip.clone();
+    }
+    let mut endpoints = Map::new();
+    let (mut user, mut builtin) = (false, false);
+    let single = nets.len() == 1;
+    for (i, n) in nets.iter().enumerate() {
+        if opts::is_user_defined(&n.target) {
+            user = true;
+        } else {
+            builtin = true;
+        }
+        let ep = opts::endpoint_settings(n)?;
+        if endpoints.contains_key(&n.target) {
+            return Err(CliError::Usage(format!(
+                "network {:?} is specified multiple times",
+                n.target
+            )));
+        }
+        let bare = n
+            == &opts::NetworkAttachment {
+                target: n.target.clone(),
+                ..Default::default()
+            };
+        if !implicit && i == 0 && single && bare {
+            continue;
+        }
+        endpoints.insert(n.target.clone(), ep);
+    }
+    if user && builtin && !implicit {
+        return Err(CliError::Usage(
+            "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+                .into(),
+        ));
+    }
+    Ok(endpoints)
 }
 
 /// The create body for `o`; `attach_std` says which streams `run`/`create` attach (docker sets
@@ -310,7 +421,38 @@ pub fn build_body(o: &ContainerOpts, detach: bool) -> Result<Value> {
             json!({"PathOnHost": host, "PathInContainer": cont, "CgroupPermissions": perms})
         })
         .collect();
-    let network = o.network.clone().unwrap_or_else(|| "default".into());
+    let endpoints = endpoints_config(o)?;
+    let network = o
+        .network
+        .first()
+        .map(|n| opts::network_attachment(n).map(|a| a.target))
+        .transpose()?
+        .unwrap_or_else(|| "default".into());
+    let mac = endpoints
+        .get(&network)
+        .and_then(|e| e["MacAddress"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let dns = o
+        .dns
+        .iter()
+        .map(|d| opts::dns(d))
+        .collect::<Result<Vec<_>>>()?;
+    let dns_search = o
+        .dns_search
+        .iter()
+        .map(|d| opts::dns_search(d))
+        .collect::<Result<Vec<_>>>()?;
+    let extra_hosts = o
+        .add_host
+        .iter()
+        .map(|h| opts::extra_host(h))
+        .collect::<Result<Vec<_>>>()?;
+    let links = o
+        .link
+        .iter()
+        .map(|l| opts::link(l))
+        .collect::<Result<Vec<_>>>()?;
     let mut host_config = json!({
         "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
         "NetworkMode": network,
@@ -319,10 +461,11 @@ pub fn build_body(o: &ContainerOpts, detach: bool) -> Result<Value> {
         "AutoRemove": false,
         "CapAdd": if o.cap_add.is_empty() { Value::Null } else { json!(o.cap_add) },
         "CapDrop": if o.cap_drop.is_empty() { Value::Null } else { json!(o.cap_drop) },
-        "Dns": o.dns,
+        "Dns": dns,
         "DnsOptions": o.dns_option,
-        "DnsSearch": o.dns_search,
-        "ExtraHosts": if o.add_host.is_empty() { Value::Null } else { json!(o.add_host) },
+        "DnsSearch": dns_search,
+        "ExtraHosts": if extra_hosts.is_empty() { Value::Null } else { json!(extra_hosts) },
+        "Links": if links.is_empty() { Value::Null } else { json!(links) },
         "GroupAdd": if o.group_add.is_empty() { Value::Null } else { json!(o.group_add) },
         "IpcMode": o.ipc.clone().unwrap_or_default(),
         "PidMode": o.pid.clone().unwrap_or_default(),
@@ -377,7 +520,6 @@ pub fn build_body(o: &ContainerOpts, detach: bool) -> Result<Value> {
         "AttachStdin": has("stdin"),
         "AttachStdout": has("stdout"),
         "AttachStderr": has("stderr"),
-        "ExposedPorts": exposed,
         "Tty": o.tty,
         "OpenStdin": o.interactive,
         "StdinOnce": false,
@@ -394,6 +536,12 @@ pub fn build_body(o: &ContainerOpts, detach: bool) -> Result<Value> {
     if o.interactive && has("stdin") {
         c.insert("StdinOnce".into(), json!(true));
     }
+    if !exposed.is_empty() {
+        c.insert("ExposedPorts".into(), Value::Object(exposed));
+    }
+    if !mac.is_empty() {
+        c.insert("MacAddress".into(), json!(mac));
+    }
     if let Some(s) = &o.stop_signal {
         c.insert("StopSignal".into(), json!(s));
     }
@@ -401,7 +549,10 @@ pub fn build_body(o: &ContainerOpts, detach: bool) -> Result<Value> {
         c.insert("StopTimeout".into(), json!(t));
     }
     c.insert("HostConfig".into(), host_config);
-    c.insert("NetworkingConfig".into(), json!({"EndpointsConfig": {}}));
+    c.insert(
+        "NetworkingConfig".into(),
+        json!({ "EndpointsConfig": endpoints }),
+    );
     Ok(config)
 }
 
@@ -497,6 +648,25 @@ pub async fn create_container(ctx: &mut Ctx, o: &ContainerOpts, body: &Value) ->
         )))
         }
     }
+    // docker's client: per-network MAC addresses need API 1.44; from 1.44 on the container-wide
+    // (deprecated) MacAddress is dropped.
+    let mut body = body.clone();
+    let per_network_mac = body["NetworkingConfig"]["EndpointsConfig"]
+        .as_object()
+        .is_some_and(|m| {
+            m.values()
+                .any(|e| e["MacAddress"].as_str().is_some_and(|s| !s.is_empty()))
+        });
+    if per_network_mac {
+        ctx.client
+            .require_api("1.44", "specify mac-address per network")
+            .await?;
+    }
+    if !ctx.client.api_below("1.44").await? {
+        if let Some(c) = body.as_object_mut() {
+            c.remove("MacAddress");
+        }
+    }
     let resp = match ctx.client.post_body(&path, body.to_string()).await {
         Err(e)
             if e.is_not_found() && o.pull != "never" && e.to_string().contains("No such image") =>
@@ -520,7 +690,9 @@ pub async fn create_container(ctx: &mut Ctx, o: &ContainerOpts, body: &Value) ->
 }
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let body = build_body(&args.opts, true)?;
+    // docker's create: option errors are reported with the help hint (exit 125), daemon errors plain.
+    let body = build_body(&args.opts, false)
+        .map_err(|e| super::run::report("create", super::run::USAGE, e))?;
     let id = create_container(ctx, &args.opts, &body).await?;
     println!("{id}");
     Ok(())

@@ -117,12 +117,23 @@ pub async fn port(ctx: &mut Ctx, a: PortArgs) -> Result<()> {
     };
     let mut out = Vec::new();
     if let Some(want) = &a.port {
-        let (port, proto) = want.split_once('/').unwrap_or((want, "tcp"));
-        let key = format!("{port}/{proto}");
-        if let Some(bs) = ports.get(&key).and_then(|b| b.as_array()) {
-            for b in bs {
-                out.push(fmt_binding(b));
-            }
+        let (port, proto) = want.split_once('/').unwrap_or((want, ""));
+        let proto = if proto.is_empty() { "tcp" } else { proto };
+        if port.parse::<u16>().is_err() {
+            let why = if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+                "value out of range"
+            } else {
+                "invalid syntax"
+            };
+            return Err(CliError::Usage(format!(
+                "Error: invalid port ({port}): strconv.ParseUint: parsing {port:?}: {why}"
+            )));
+        }
+        if let Some(bs) = ports
+            .get(&format!("{port}/{proto}"))
+            .and_then(|b| b.as_array())
+        {
+            out.extend(bs.iter().map(fmt_binding));
         }
         if out.is_empty() {
             return Err(CliError::Usage(format!(
@@ -131,17 +142,14 @@ pub async fn port(ctx: &mut Ctx, a: PortArgs) -> Result<()> {
             )));
         }
     } else {
-        let mut keys: Vec<&String> = ports.keys().collect();
-        keys.sort_by_key(|k| {
-            let (n, pr) = k.split_once('/').unwrap_or((k, ""));
-            (n.parse::<u32>().unwrap_or(0), pr.to_string())
-        });
-        for k in keys {
-            for b in ports[k].as_array().into_iter().flatten() {
+        for (k, bs) in &ports {
+            for b in bs.as_array().into_iter().flatten() {
                 out.push(format!("{k} -> {}", fmt_binding(b)));
             }
         }
     }
+    // docker sorts the printed lines in natural order.
+    out.sort_by(|x, y| crate::format::natural_cmp(x, y));
     let mut o = std::io::stdout().lock();
     for l in out {
         writeln!(o, "{l}")?;
