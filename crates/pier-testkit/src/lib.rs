@@ -7,10 +7,12 @@
 //! - [`RefDockerd`]: the reference engine (real dockerd + containerd), confined, for comparisons.
 //! - [`SlowProxy`]: a throttling TCP proxy, to interrupt transfers on purpose.
 //! - [`http`]: a tiny blocking HTTP/1.1 client (TCP or unix socket) for raw API calls.
+//! - [`bundle`]: busybox OCI bundles on disk for the runtime and shim tests.
 //!
 //! Everything here is synchronous std code and cleans up what it creates on drop (processes
 //! by their PID only, directories it made).
 
+pub mod bundle;
 pub mod cli;
 pub mod daemon;
 pub mod fixtures;
