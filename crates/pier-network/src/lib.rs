@@ -24,8 +24,8 @@ pub mod ports;
 pub mod subnet;
 
 pub use bridge::{
-    bridge_ports, enable_ip_forward, host_ipv4_networks, ip_forward_enabled, set_route_localnet,
-    Bridge,
+    bridge_ports, enable_ip_forward, host_ipv4_networks, ip_forward_enabled, link_ipv4,
+    set_route_localnet, Bridge,
 };
 pub use endpoint::{attach, detach, setup_loopback, AttachRequest, Endpoint};
 pub use error::{NetError, Result};

@@ -446,18 +446,21 @@ impl Engine {
         let mtu = self.networks.opts.mtu;
         let mut with_ports = false;
         let mut user_nets = Vec::new();
+        // One default route: the first network with a gateway has it, as in docker.
+        let mut routed = eps.iter().any(|(_, e)| {
+            e.active
+                .as_ref()
+                .is_some_and(|a| !a.host_ifname.is_empty() && a.gateway.is_some())
+        });
         for (net, ep) in eps {
             let Some(a) = ep.active.clone() else { continue };
             if !a.host_ifname.is_empty() {
                 continue;
             }
-            let mut req = AttachRequest::new(
-                Netns::Pid(pid as u32),
-                &net.bridge,
-                a.ip,
-                a.prefix,
-                a.gateway,
-            );
+            let route = if routed { None } else { a.gateway };
+            routed |= route.is_some();
+            let mut req =
+                AttachRequest::new(Netns::Pid(pid as u32), &net.bridge, a.ip, a.prefix, route);
             req.mac = parse_mac(&a.mac);
             req.mtu = net
                 .options
