@@ -222,6 +222,10 @@ fn default_bridge_publishes_ports_on_loopback_and_host_address() {
     drop(l);
     // Stop: the rule and the veth go.
     docker(&env.d, &["rm", "-f", "web", "clash"]).ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nft_table(&env).contains(&format!("dport {port}")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let t = nft_table(&env);
     assert!(!t.contains(&format!("dport {port}")), "{t}");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -488,6 +492,12 @@ fn connect_and_disconnect_while_running() {
     let r = docker(d, &["network", "disconnect", "nb", "cx"]);
     assert!(r.stderr.contains("is not connected to network nb"), "{r}");
     // Events for the network verbs.
+    // Until a moment after now: `--until` has second granularity.
+    let until = (std::time::SystemTime::now() + Duration::from_secs(2))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
     let ev = docker(
         d,
         &[
@@ -495,7 +505,7 @@ fn connect_and_disconnect_while_running() {
             "--since",
             "0",
             "--until",
-            "0s",
+            &until,
             "--filter",
             "type=network",
             "--format",
@@ -745,6 +755,10 @@ fn run_rm_cycles_with_published_ports_leave_nothing_behind() {
     }
     assert_eq!(veths_on(&env.d.bridge()), Vec::<String>::new());
     assert_eq!(allocations(&env), 0);
+    // The rules are rewritten off the exit path: wait for the last rewrite.
+    while nft_table(&env).contains("dnat to") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let t = nft_table(&env);
     assert!(!t.contains("dnat to"), "{t}");
     let ps = docker(&env.d, &["ps", "-aq"]).ok().to_string();

@@ -18,6 +18,7 @@ pub mod dns;
 pub mod endpoint;
 pub mod error;
 pub mod ipam;
+mod libnft;
 pub mod netns;
 pub mod nft;
 pub mod ports;

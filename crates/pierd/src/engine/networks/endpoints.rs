@@ -442,6 +442,7 @@ impl Engine {
         if !self.net_enabled() || pid <= 0 {
             return Ok(());
         }
+        let t0 = std::time::Instant::now();
         let eps = self.networks.st().container_eps(&rec.id);
         let mtu = self.networks.opts.mtu;
         let mut with_ports = false;
@@ -490,6 +491,7 @@ impl Engine {
             self.register_dns(rec, &user_nets);
             self.start_dns(rec, pid)?;
         }
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros() as u64, "endpoints attached");
         Ok(())
     }
 
@@ -642,9 +644,15 @@ impl Engine {
             }
         }
         if had_ports {
-            if let Err(e) = self.apply_rules().await {
-                tracing::warn!(%cid, error = %e, "nft rules not updated");
-            }
+            // Off the exit path (`run --rm` waits for it): applies are serialized and each
+            // renders the state current at its turn, so the last one is always up to date.
+            let e = self.clone();
+            let cid = cid.to_string();
+            tokio::spawn(async move {
+                if let Err(err) = e.apply_rules().await {
+                    tracing::warn!(%cid, error = %err, "nft rules not updated");
+                }
+            });
         }
         if only.is_some() {
             // A live disconnect: the namespace stays, so the pair must go now.
