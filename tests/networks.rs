@@ -300,6 +300,13 @@ fn user_networks_resolve_names_and_are_isolated() {
     assert_eq!(ls.trim(), &id[..12]);
     httpd(&env, "srv", &["--network", "n1", "--network-alias", "web"]);
     let srv_ip = ip_of(&env, "srv", "n1");
+    let ps = docker(
+        d,
+        &["ps", "--filter", "network=n1", "--format", "{{.Names}}"],
+    )
+    .ok()
+    .to_string();
+    assert_eq!(ps, "srv\n");
     let v = inspect(&env, "srv");
     let ep = &v["NetworkSettings"]["Networks"]["n1"];
     assert_eq!(ep["Aliases"][0], "web", "{ep}");

@@ -247,6 +247,15 @@ impl Engine {
         Ok(out)
     }
 
+    /// The `network` filter of `GET /containers/json`: attached to one of `nets` (name or ID
+    /// prefix).
+    pub(crate) fn net_matches(&self, cid: &str, nets: &[String]) -> bool {
+        self.networks.st().container_eps(cid).iter().any(|(n, _)| {
+            nets.iter()
+                .any(|x| n.name == *x || n.id.starts_with(x.as_str()))
+        })
+    }
+
     /// Records the endpoints of a new container.
     pub(crate) fn net_record(&self, cid: &str, eps: Vec<(String, EpRec)>) -> Result<()> {
         for (nid, ep) in eps {
@@ -789,5 +798,82 @@ impl Engine {
             ports::summary_ports(&ports::exposed(&rec.config, &rec.host_config), &[])
         };
         (ports, json!({"Networks": s["Networks"]}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn net(name: &str, default_bridge: bool) -> NetRec {
+        NetRec {
+            id: format!("{name}0123456789"),
+            name: name.into(),
+            driver: "bridge".into(),
+            created: String::new(),
+            bridge: format!("br-{name}"),
+            subnet: Some("10.213.9.0/24".parse().unwrap()),
+            gateway: None,
+            ip_range: None,
+            internal: false,
+            attachable: false,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            default_bridge,
+        }
+    }
+
+    #[test]
+    fn endpoint_config_follows_docker() {
+        let user = net("n1", false);
+        let ep = ep_from_config(
+            &user,
+            &json!({"IPAMConfig": {"IPv4Address": "10.213.9.7"}, "Aliases": ["web"], "MacAddress": "02:42:aa:bb:cc:dd"}),
+            1,
+        )
+        .unwrap();
+        assert_eq!(ep.req_ip, Some(Ipv4Addr::new(10, 213, 9, 7)));
+        assert_eq!(ep.aliases, vec!["web"]);
+        assert_eq!(ep.seq, 1);
+        let e = ep_from_config(
+            &user,
+            &json!({"IPAMConfig": {"IPv4Address": "10.1.1.1"}}),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no configured subnet"), "{e}");
+        assert!(ep_from_config(&user, &json!({"MacAddress": "zz"}), 0).is_err());
+        let bridge = net("bridge", true);
+        let e = ep_from_config(&bridge, &json!({"Aliases": ["x"]}), 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "network-scoped alias is supported only for containers in user defined networks"
+        );
+        let e = ep_from_config(
+            &bridge,
+            &json!({"IPAMConfig": {"IPv4Address": "10.213.9.7"}}),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "user specified IP address is supported on user defined networks only"
+        );
+    }
+
+    #[test]
+    fn network_lookup_by_id_name_and_prefix() {
+        let mut st = NetState::default();
+        for n in [net("alpha", false), net("beta", false)] {
+            st.nets.insert(n.id.clone(), n);
+        }
+        assert_eq!(st.find("alpha").unwrap().name, "alpha");
+        assert_eq!(st.find("beta0123456789").unwrap().name, "beta");
+        assert_eq!(st.find("bet").unwrap().name, "beta");
+        assert_eq!(
+            st.find("nope").unwrap_err().to_string(),
+            "network nope not found"
+        );
     }
 }
