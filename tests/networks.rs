@@ -498,6 +498,15 @@ fn connect_and_disconnect_while_running() {
         .contains_key("nb"));
     let r = docker(d, &["network", "disconnect", "nb", "cx"]);
     assert!(r.stderr.contains("is not connected to network nb"), "{r}");
+    // A failed live connect (address taken) leaves the running endpoints alone.
+    let peer_ip = ip_of(&env, "peer", "nb");
+    let na_ip = ip_of(&env, "cx", "na");
+    let r = docker(d, &["network", "connect", "--ip", &peer_ip, "nb", "cx"]);
+    assert_ne!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("Address already in use"), "{r}");
+    let r = docker(d, &["exec", "cx", "ip", "-4", "addr", "show", "eth0"]);
+    assert!(r.stdout.contains(&format!("inet {na_ip}/")), "{r}");
+    assert_eq!(ip_of(&env, "cx", "na"), na_ip);
     // Events for the network verbs.
     // Until a moment after now: `--until` has second granularity.
     let until = (std::time::SystemTime::now() + Duration::from_secs(2))

@@ -273,6 +273,14 @@ impl Engine {
         }
         let bindings = ports::bindings(&rec.config, &rec.host_config)?;
         let name = rec.name.trim_start_matches('/').to_string();
+        let was_active: Vec<String> = self
+            .networks
+            .st()
+            .container_eps(&rec.id)
+            .into_iter()
+            .filter(|(_, e)| e.active.is_some())
+            .map(|(n, _)| n.id)
+            .collect();
         let result = (|| {
             let mut st = self.networks.st();
             let eps = st.container_eps(&rec.id);
@@ -345,7 +353,18 @@ impl Engine {
             Ok(())
         })();
         if let Err(e) = result {
-            self.net_release(&rec.id).await;
+            // Only what this call allocated: a live `connect` keeps the running endpoints.
+            let new: Vec<String> = self
+                .networks
+                .st()
+                .container_eps(&rec.id)
+                .into_iter()
+                .filter(|(n, e)| e.active.is_some() && !was_active.contains(&n.id))
+                .map(|(n, _)| n.id)
+                .collect();
+            for nid in new {
+                self.net_release_where(&rec.id, Some(&nid)).await;
+            }
             return Err(e);
         }
         Ok(())
