@@ -6,6 +6,7 @@
 //! published ports bind 127.0.0.1 only. Without root, `dockerd`, `containerd` or the docker CLI it
 //! prints a SKIP line.
 
+use pier_testkit::compare::{cli_run as run, Cmp};
 use pier_testkit::RefDockerd;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -53,107 +54,12 @@ fn chrono_secs() -> u64 {
         .as_secs()
 }
 
-fn run(bin: &str, host: &str, args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
-    let mut c = Command::new(bin);
-    if bin == "docker" {
-        c.env("DOCKER_HOST", host).env("DOCKER_CLI_HINTS", "false");
-    } else {
-        c.env_remove("DOCKER_HOST").arg("-H").arg(host);
-    }
-    c.args(args).env_remove("DOCKER_API_VERSION");
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().expect("spawn");
-    if let Some(s) = stdin {
-        use std::io::Write;
-        let mut i = child.stdin.take().unwrap();
-        i.write_all(s.as_bytes()).unwrap();
-    }
-    let o = child.wait_with_output().expect("wait");
-    let norm = |b: &[u8]| String::from_utf8_lossy(b).replace("docker", "pier");
-    (o.status.code(), norm(&o.stdout), norm(&o.stderr))
-}
-
-/// Replace 64-hex ids with `<id>`; with `digits`, every run of digits with `N` (pids in `top`).
-fn mask(s: &str, digits: bool) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let hex = chars[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-            .count();
-        if hex == 64 {
-            out.push_str("<id>");
-            i += 64;
-            continue;
-        }
-        if digits && chars[i].is_ascii_digit() {
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            out.push('N');
-            continue;
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
-    out
-}
-
-struct Cmp<'a> {
-    host: &'a str,
-    pier: &'a str,
-    failures: Vec<String>,
-}
-
-impl Cmp<'_> {
-    /// Run `docker_args` with docker and `pier_args` with pier; record any difference.
-    fn pair(
-        &mut self,
-        docker_args: &[&str],
-        pier_args: &[&str],
-        stdin: Option<&str>,
-    ) -> (Option<i32>, String) {
-        let mut d = run("docker", self.host, docker_args, stdin);
-        let mut p = run(self.pier, self.host, pier_args, stdin);
-        // Each CLI acts on its own containers: map docker's names onto pier's, mask ids and pids.
-        for o in [&mut d.1, &mut d.2, &mut p.1, &mut p.2] {
-            *o = mask(o, docker_args[0] == "top");
-        }
-        for (da, pa) in docker_args.iter().zip(pier_args) {
-            if da != pa {
-                d.1 = d.1.replace(da, pa);
-                d.2 = d.2.replace(da, pa);
-            }
-        }
-        if d != p {
-            self.failures
-                .push(format!("{pier_args:?}:\n  docker: {d:?}\n  pier:   {p:?}"));
-        }
-        (p.0, p.1)
-    }
-
-    fn same(&mut self, args: &[&str]) -> (Option<i32>, String) {
-        self.pair(args, args, None)
-    }
-}
-
 #[test]
 fn container_commands_match_docker() {
     let Some(d) = start("ctr-e2e") else { return };
     let pier = env!("CARGO_BIN_EXE_pier");
     let host = d.host();
-    let mut c = Cmp {
-        host: &host,
-        pier,
-        failures: Vec::new(),
-    };
+    let mut c = Cmp::new(host.clone(), pier);
     let since = (chrono_secs() - 1).to_string();
 
     // run: output, streams, exit codes, errors (each CLI makes its own container)
@@ -421,11 +327,7 @@ fn network_commands_match_docker() {
     let Some(d) = start("net-e2e") else { return };
     let pier = env!("CARGO_BIN_EXE_pier");
     let host = d.host();
-    let mut c = Cmp {
-        host: &host,
-        pier,
-        failures: Vec::new(),
-    };
+    let mut c = Cmp::new(host.clone(), pier);
     let x = std::process::id() % 250;
     let base = 40000 + (std::process::id() % 500) * 8;
     let (dp, pp) = (host_ports(base), host_ports(base + 1000));
