@@ -4,27 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use pier_e2e::{docker, setup, skip_docker, Env};
-use pier_testkit::fixtures;
-use serde_json::Value;
-
-/// A daemon with the busybox fixture pulled and tagged `busybox`.
-fn env_with_busybox() -> Option<Env> {
-    if skip_docker() {
-        return None;
-    }
-    let env = setup()?;
-    let img = fixtures::busybox(&env.reg);
-    docker(&env.d, &["pull", &img.reference()]).ok();
-    docker(&env.d, &["tag", &img.reference(), "busybox"]).ok();
-    Some(env)
-}
-
-fn inspect(env: &Env, name: &str) -> Value {
-    let out = docker(&env.d, &["inspect", name]).ok().to_string();
-    let v: Value = serde_json::from_str(&out).expect("inspect JSON");
-    v[0].clone()
-}
+use pier_e2e::{docker, env_with_busybox, inspect_container as inspect};
 
 #[test]
 fn run_prints_and_returns_exit_codes() {

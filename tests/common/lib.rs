@@ -84,6 +84,31 @@ pub fn pier(d: &Daemon, args: &[&str]) -> Run {
     run(pier_testkit::pier(d).expect("pier CLI"), args)
 }
 
+/// A daemon with the busybox fixture pulled and tagged `busybox` (None after a SKIP line when
+/// the docker CLI or the daemon's prerequisites are missing).
+pub fn env_with_busybox() -> Option<Env> {
+    env_with_busybox_opts(DaemonOpts::default())
+}
+
+/// [`env_with_busybox`] with daemon options.
+pub fn env_with_busybox_opts(opts: DaemonOpts) -> Option<Env> {
+    if skip_docker() {
+        return None;
+    }
+    let env = setup_with(opts)?;
+    let img = pier_testkit::fixtures::busybox(&env.reg);
+    docker(&env.d, &["pull", &img.reference()]).ok();
+    docker(&env.d, &["tag", &img.reference(), "busybox"]).ok();
+    Some(env)
+}
+
+/// `docker inspect NAME` of one container.
+pub fn inspect_container(env: &Env, name: &str) -> Value {
+    let out = docker(&env.d, &["inspect", name]).ok().to_string();
+    let v: Value = serde_json::from_str(&out).expect("inspect JSON");
+    v[0].clone()
+}
+
 /// Percent-encode a query value (everything but unreserved characters).
 pub fn enc(s: &str) -> String {
     let mut out = String::new();

@@ -177,7 +177,8 @@ fn translate_pull(r: &Reference, mut cause: ErrorList, auth: &AuthConfig) -> Reg
 }
 
 impl Client {
-    async fn repo_endpoint(
+    /// The endpoint of `r`'s registry (pull and push); a reference without a domain is refused.
+    pub(crate) async fn repo_endpoint(
         &self,
         r: &Reference,
     ) -> Result<std::sync::Arc<Endpoint>, RegistryError> {

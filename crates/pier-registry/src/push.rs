@@ -15,7 +15,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 
 use crate::auth::AuthConfig;
-use crate::client::{error_list, registry_host, Client, Endpoint};
+use crate::client::{error_list, Client, Endpoint};
 use crate::error::RegistryError;
 
 fn push_scope(r: &Reference) -> Vec<String> {
@@ -42,18 +42,6 @@ fn upload_location(resp: &reqwest::Response) -> Result<reqwest::Url, RegistryErr
 }
 
 impl Client {
-    async fn push_endpoint(
-        &self,
-        r: &Reference,
-    ) -> Result<std::sync::Arc<Endpoint>, RegistryError> {
-        if r.domain().is_empty() {
-            return Err(RegistryError::InvalidArgument(format!(
-                "reference {r} has no registry domain"
-            )));
-        }
-        self.endpoint(registry_host(r.domain())).await
-    }
-
     /// Size of the blob if the repository has it, `None` if not.
     pub async fn blob_exists(
         &self,
@@ -61,7 +49,7 @@ impl Client {
         digest: &Digest,
         auth: &AuthConfig,
     ) -> Result<Option<u64>, RegistryError> {
-        let ep = self.push_endpoint(r).await?;
+        let ep = self.repo_endpoint(r).await?;
         let path = format!("/v2/{}/blobs/{digest}", r.path());
         let req = build(self.request(&ep, Method::HEAD, &path)?)?;
         let resp = self.send(&ep, &push_scope(r), auth, req).await?;
@@ -111,7 +99,7 @@ impl Client {
         body: reqwest::Body,
         auth: &AuthConfig,
     ) -> Result<(), RegistryError> {
-        let ep = self.push_endpoint(r).await?;
+        let ep = self.repo_endpoint(r).await?;
         let mut url = self.start_upload(&ep, r, auth).await?;
         url.query_pairs_mut().append_pair("digest", digest.as_str());
         let req = build(
@@ -120,13 +108,7 @@ impl Client {
                 .header(CONTENT_LENGTH, size)
                 .body(body),
         )?;
-        let resp = self.send(&ep, &push_scope(r), auth, req).await?;
-        if resp.status() != StatusCode::CREATED {
-            return Err(RegistryError::Registry {
-                cause: error_list(resp).await,
-            });
-        }
-        check_digest_header(&resp, digest, "blob")
+        self.close_upload(&ep, r, digest, req, auth).await
     }
 
     /// Upload a blob as docker does: the body in one `PATCH` to the upload session (streamed, size
@@ -139,7 +121,7 @@ impl Client {
         body: reqwest::Body,
         auth: &AuthConfig,
     ) -> Result<(), RegistryError> {
-        let ep = self.push_endpoint(r).await?;
+        let ep = self.repo_endpoint(r).await?;
         let url = self.start_upload(&ep, r, auth).await?;
         let req = build(
             self.request(&ep, Method::PATCH, url.as_str())?
@@ -158,7 +140,20 @@ impl Client {
             self.request(&ep, Method::PUT, url.as_str())?
                 .header(CONTENT_LENGTH, "0"),
         )?;
-        let resp = self.send(&ep, &push_scope(r), auth, req).await?;
+        self.close_upload(&ep, r, digest, req, auth).await
+    }
+
+    /// Sends the `PUT ?digest=` that closes an upload session: the registry must answer 201 and
+    /// name the digest we sent.
+    async fn close_upload(
+        &self,
+        ep: &Endpoint,
+        r: &Reference,
+        digest: &Digest,
+        req: reqwest::Request,
+        auth: &AuthConfig,
+    ) -> Result<(), RegistryError> {
+        let resp = self.send(ep, &push_scope(r), auth, req).await?;
         if resp.status() != StatusCode::CREATED {
             return Err(RegistryError::Registry {
                 cause: error_list(resp).await,
@@ -192,7 +187,7 @@ impl Client {
         from: &str,
         auth: &AuthConfig,
     ) -> Result<bool, RegistryError> {
-        let ep = self.push_endpoint(r).await?;
+        let ep = self.repo_endpoint(r).await?;
         let mut url = reqwest::Url::parse(&format!("{}/v2/{}/blobs/uploads/", ep.base, r.path()))
             .map_err(|e| RegistryError::InvalidArgument(format!("invalid URL: {e}")))?;
         url.query_pairs_mut()
@@ -251,7 +246,7 @@ impl Client {
             (None, Some(d)) => d.to_string(),
             (None, None) => pier_image::reference::DEFAULT_TAG.to_string(),
         };
-        let ep = self.push_endpoint(r).await?;
+        let ep = self.repo_endpoint(r).await?;
         let path = format!("/v2/{}/manifests/{target}", r.path());
         let req = build(
             self.request(&ep, Method::PUT, &path)?

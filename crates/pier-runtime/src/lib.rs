@@ -7,13 +7,16 @@
 //! `pier-runc` binary (a thin CLI over this crate) and an in-process caller (pier-shim) can manage
 //! the same containers.
 //!
-//! Process model (no re-exec): the caller forks a helper that joins or creates the namespaces
+//! Process model (no re-exec between caller and container): the caller forks a helper that joins or creates the namespaces
 //! (user first, with the id maps written by the caller), then forks the container's init, which
 //! is pid 1 of a new pid namespace and a child of the caller (`CLONE_PARENT`-like via the
 //! subreaper bit, see [`container::CreateOptions::subreaper`]). Parent and children talk over a
 //! `SOCK_SEQPACKET` socketpair ([`sync`]). `create` leaves the init blocked opening
 //! `<root>/<id>/exec.fifo` for writing; `start` opens it for reading, which releases the init into
 //! `execve`.
+//!
+//! A binary that creates or execs containers must call [`exeseal::ensure_protected`] first thing
+//! in `main` (CVE-2019-5736: the container's processes are forks of that binary).
 //!
 //! Limits: must be called from a process whose other threads do not hold locks across `fork`
 //! (glibc's `fork` keeps malloc consistent; the children only make syscalls and exit with `_exit`).
@@ -23,6 +26,7 @@ pub mod cgroups;
 pub mod console;
 pub mod container;
 pub mod error;
+pub mod exeseal;
 pub mod hooks;
 pub mod mounts;
 pub mod namespaces;

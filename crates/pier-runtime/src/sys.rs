@@ -322,6 +322,51 @@ pub fn exit_on_signals() -> Result<()> {
     Ok(())
 }
 
+/// Give every signal its default action and unblock them all. Ignored signals and the blocked
+/// mask survive `execve` (Rust ignores SIGPIPE, a caller may block signals for a signalfd); a
+/// container process must start as from a fresh shell.
+pub fn reset_signals() {
+    // The kernel's struct sigaction: handler, flags, restorer, mask. All zero = SIG_DFL.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // Raw syscalls: glibc's wrappers refuse its reserved signals (32, 33), which a caller may
+    // have left ignored too. SIGKILL/SIGSTOP fail with EINVAL, which is fine.
+    for sig in 1..=libc::SIGRTMAX() {
+        // SAFETY: rt_sigaction reads a struct we own, sized as the kernel expects.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    let none: u64 = 0;
+    // SAFETY: rt_sigprocmask reads an 8-byte mask we own.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &none as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+}
+
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE)`: set/clear MOUNT_ATTR_* bits on a
 /// mount and every mount below it (recursive mount options such as "rro").
 pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
@@ -357,6 +402,90 @@ pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clr: u64) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE)`: a detached bind mount of `path` (a file or
+/// directory), owned by the caller; it lives as long as the fd or anything opened through it.
+pub fn open_tree_clone(path: &Path) -> Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| RuntimeError::Other("nul in path".into()))?;
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    // SAFETY: open_tree reads the NUL-terminated path; the returned fd is owned by us.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(RuntimeError::Sys {
+            op: format!("open_tree {}", path.display()),
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)`.
+pub fn memfd_sealable(name: &str) -> Result<OwnedFd> {
+    let c = CString::new(name).map_err(|_| RuntimeError::Other("nul in memfd name".into()))?;
+    // SAFETY: memfd_create reads the NUL-terminated name; the returned fd is owned by us.
+    let fd = unsafe { libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(RuntimeError::Sys {
+            op: "memfd_create".into(),
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Add `F_SEAL_*` bits to a memfd.
+pub fn add_seals(fd: &OwnedFd, seals: libc::c_int) -> Result<()> {
+    // SAFETY: fcntl with integer arguments on an fd we own.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) };
+    Errno::result(r).map(drop).ctx(|| "add memfd seals".into())
+}
+
+/// The `F_SEAL_*` bits of an fd (0 for files that cannot be sealed).
+pub fn seals(fd: &impl AsRawFd) -> libc::c_int {
+    // SAFETY: fcntl with integer arguments.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+    r.max(0)
+}
+
+/// Whether the mount (or filesystem) holding the file of `fd` is read-only.
+pub fn on_read_only_mount(fd: &impl AsRawFd) -> bool {
+    // SAFETY: fstatvfs fills a struct we own.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out pointer.
+    let r = unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) };
+    r == 0 && st.f_flag & libc::ST_RDONLY != 0
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: run the file `fd` refers to. Only returns on
+/// failure.
+pub fn execveat_fd(fd: &impl AsRawFd, args: &[CString], env: &[CString]) -> Errno {
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: NUL-terminated arrays of pointers to live CStrings and an empty path.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::last()
 }
 
 #[cfg(test)]

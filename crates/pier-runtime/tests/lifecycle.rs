@@ -564,3 +564,77 @@ fn in_process_library_create_start_wait() {
     pier_runtime::container::delete(&b.root, &b.id, false).unwrap();
     b.assert_clean();
 }
+
+/// The container's process starts with every signal at its default action and none blocked,
+/// whatever the runtime (Rust ignores SIGPIPE) or its caller (here: SIGHUP ignored, SIGUSR1 and
+/// SIGTERM blocked) had: `yes | head -n1` ends `yes` with SIGPIPE (141) — for `run`, `exec` and
+/// the in-process library.
+#[test]
+fn signals_are_reset_before_exec() {
+    if !is_root() {
+        return;
+    }
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    const SCRIPT: &str = "grep -E '^Sig(Ign|Blk)' /proc/self/status; \
+                          { (yes; echo yes-exit=$? >&3) | head -n1 >/dev/null; } 3>&1";
+    let want = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nyes-exit=141\n";
+    let hostile = |cmd: &mut std::process::Command| {
+        // SAFETY: only signal-state syscalls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGUSR1);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    };
+    let b = Bundle::new(&["sh", "-c", SCRIPT]);
+    b.write_config();
+    let mut cmd = b.cmd();
+    cmd.args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(&b.id)
+        .stdin(std::process::Stdio::null());
+    hostile(&mut cmd);
+    let o = cmd.output().unwrap();
+    assert_eq!(stdout(&o), want, "run: {}", stderr(&o));
+
+    let b = Bundle::new(&["sleep", "1000"]);
+    assert!(b.create().status.success());
+    assert!(b.runc(&["start", &b.id]).status.success());
+    let mut cmd = b.cmd();
+    cmd.args(["exec", &b.id, "sh", "-c", SCRIPT])
+        .stdin(std::process::Stdio::null());
+    hostile(&mut cmd);
+    let o = cmd.output().unwrap();
+    assert_eq!(stdout(&o), want, "exec: {}", stderr(&o));
+    drop(b);
+
+    // In process: this test binary ignores SIGPIPE, as every Rust program does.
+    let b = Bundle::new(&["sh", "-c", SCRIPT]);
+    b.write_config();
+    let (mut out_r, out_w) = std::io::pipe().unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let err = std::fs::File::create(b.path().join("err")).unwrap();
+    let st = pier_runtime::container::create(pier_runtime::CreateOptions {
+        root: b.root.clone(),
+        id: b.id.clone(),
+        bundle: b.path().to_path_buf(),
+        subreaper: true,
+        stdio: Some([null.into(), out_w.into(), err.into()]),
+        ..Default::default()
+    })
+    .unwrap();
+    pier_runtime::container::start(&b.root, &b.id).unwrap();
+    let code = pier_runtime::container::wait_exit(st.pid).unwrap();
+    let mut out = String::new();
+    out_r.read_to_string(&mut out).unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(out, want);
+    pier_runtime::container::delete(&b.root, &b.id, false).unwrap();
+}

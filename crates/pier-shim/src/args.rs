@@ -1,6 +1,6 @@
 //! The command line (docs/CONTRACTS.md, "pier-shim"):
 //! `--id ID --bundle DIR --runtime-root DIR --state-dir DIR --log-path FILE [--tty] [--stdin]
-//! [--stdin-once] [--log-max-size BYTES] [--log-max-file N] [--runtime BIN]`.
+//! [--stdin-once] [--log-max-size BYTES] [--log-max-file N] [--runtime BIN [--runtime-arg ARG]...]`.
 //! Paths are made absolute (the shim changes its directory to `/` when it detaches). A hand-written
 //! parser: the surface is fixed and small, and the shim stays small.
 
@@ -24,6 +24,8 @@ pub struct Args {
     pub log_max_file: u32,
     /// A runc-compatible binary instead of the in-process runtime.
     pub runtime: Option<PathBuf>,
+    /// Global options for that binary, before its command (daemon.json `runtimeArgs`).
+    pub runtime_args: Vec<String>,
 }
 
 impl Args {
@@ -53,6 +55,7 @@ impl Args {
                 "--state-dir" => a.state_dir = absolute(value(&mut it)?),
                 "--log-path" => a.log_path = absolute(value(&mut it)?),
                 "--runtime" => a.runtime = Some(PathBuf::from(value(&mut it)?)),
+                "--runtime-arg" => a.runtime_args.push(value(&mut it)?),
                 "--log-max-size" => {
                     let v = value(&mut it)?;
                     let n: u64 = v
@@ -108,7 +111,8 @@ mod tests {
 
     #[test]
     fn full_line() {
-        let a = parse("--id c1 --bundle /b --runtime-root /r --state-dir /s --log-path /l.log --tty --stdin --stdin-once --log-max-size=1000 --log-max-file 3 --runtime /usr/bin/runc").unwrap();
+        let a = parse("--id c1 --bundle /b --runtime-root /r --state-dir /s --log-path /l.log --tty --stdin --stdin-once --log-max-size=1000 --log-max-file 3 --runtime /usr/bin/runc --runtime-arg=--systemd-cgroup=false --runtime-arg --debug").unwrap();
+        assert_eq!(a.runtime_args, ["--systemd-cgroup=false", "--debug"]);
         assert_eq!(a.id, "c1");
         assert_eq!(a.bundle, PathBuf::from("/b"));
         assert!(a.tty && a.stdin && a.stdin_once);

@@ -17,6 +17,11 @@ mod stdio;
 mod timefmt;
 
 fn main() {
+    // The container's processes are forks of this binary: run from a read-only image of it
+    // (CVE-2019-5736).
+    if let Err(e) = pier_runtime::exeseal::ensure_protected() {
+        eprintln!("warning: {e}");
+    }
     let args = match args::Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {

@@ -2,7 +2,7 @@
 //! [`Library`] — pier-runtime in-process (the fast path: no exec of a runtime binary; the
 //! container's processes are forked from the shim with our pipes as their stdio, see
 //! [`crate::stdio::in_child_context`]) — and
-//! [`Binary`] — a runc-compatible binary (`BIN --root R --log F --log-format json create
+//! [`Binary`] — a runc-compatible binary (`BIN [ARGS] --root R --log F --log-format json create
 //! --bundle B --pid-file P [--console-socket S] ID`, `start`, `kill [--all] ID SIG`, `pause`,
 //! `resume`, `exec -d --process J --pid-file P [--console-socket S] ID`, `delete ID`), whose
 //! error is the last `error` entry of its json log.
@@ -167,13 +167,16 @@ impl Runtime for Library {
 /// A runc-compatible binary.
 pub struct Binary {
     pub bin: PathBuf,
+    /// Global options given before everything else (dockerd's `runtimeArgs`).
+    pub args: Vec<String>,
     pub target: Target,
 }
 
 impl Binary {
     fn command(&self, log: &Path) -> Command {
         let mut c = Command::new(&self.bin);
-        c.arg("--root")
+        c.args(&self.args)
+            .arg("--root")
             .arg(&self.target.root)
             .arg("--log")
             .arg(log)

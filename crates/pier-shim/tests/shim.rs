@@ -694,3 +694,30 @@ fn slow_attach_client_applies_backpressure() {
     assert_eq!(logged, 4_000_000);
     g.delete_and_check();
 }
+
+/// CVE-2019-5736 on the in-process path: the shim forks the container's init from its own image,
+/// so the shim (and thus a created init, still running that image) must run from a read-only
+/// view of its binary that no container can reopen for writing. The attack itself is tried in
+/// pier-runtime's tests/security.rs.
+#[test]
+fn shim_and_created_init_run_from_a_read_only_image() {
+    use pier_runtime::exeseal::{protection_of, Protection};
+    if !can_run() {
+        return;
+    }
+    let b = Bundle::new(&["sleep", "1000"]);
+    let g = start(b, &None, &[]);
+    let shim = g.shim_pid.unwrap().to_string();
+    let init = g.init_pid.unwrap().to_string();
+    assert_eq!(protection_of(&shim), Protection::ReadOnlyMount);
+    assert_eq!(protection_of(&init), Protection::ReadOnlyMount);
+    // Through the init's exe link, writing is refused (busy while it runs, read-only anyway).
+    let e = std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/{init}/exe"))
+        .unwrap_err();
+    assert!(
+        matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::ETXTBSY)),
+        "{e}"
+    );
+}

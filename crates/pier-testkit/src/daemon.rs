@@ -6,6 +6,11 @@
 //! SIGTERM, waits up to 10 s, then SIGKILL — always to the PID it started and nothing else —
 //! then detaches every mount under its dirs (deepest first, from /proc/self/mountinfo) and only
 //! then removes the dirs, so a leftover bind mount can never make cleanup delete host files.
+//!
+//! Networking: every daemon gets its own default bridge (`pk<slot>`), bridge subnet
+//! (10.216-219.x.0/24) and address pool for user networks (10.220-223.x.0/24 in /28s), the slot
+//! being unique per process and per live daemon; on drop its nft table (`pier-<bridge>`) and
+//! every bridge holding an address of its ranges (with their veths) are deleted.
 
 use std::fs;
 use std::io;
@@ -17,6 +22,24 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::http::{unix_request, Response};
+
+static NET_SLOTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A network slot (0..1024) no live daemon of this process uses and whose bridge is absent.
+fn pick_net_slot() -> u32 {
+    let base = std::process::id().wrapping_mul(37);
+    loop {
+        let n = NET_SLOTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let slot = base.wrapping_add(n.wrapping_mul(7)) % 1024;
+        if !Path::new(&format!("/sys/class/net/{}", slot_bridge(slot))).exists() {
+            return slot;
+        }
+    }
+}
+
+fn slot_bridge(slot: u32) -> String {
+    format!("pk{slot:03x}")
+}
 
 /// Directory holding the release binaries: `PIER_BIN_DIR`, else `<workspace>/target/release`
 /// (or `$CARGO_TARGET_DIR/release`).
@@ -83,6 +106,8 @@ pub struct Daemon {
     child: Option<Child>,
     /// How many times the daemon was started (the log is split per start).
     starts: u32,
+    /// Selects the bridge name, bridge subnet and address pool (see the module doc).
+    net_slot: u32,
 }
 
 impl Daemon {
@@ -101,6 +126,7 @@ impl Daemon {
             opts,
             child: None,
             starts: 0,
+            net_slot: pick_net_slot(),
         };
         d.spawn();
         d
@@ -129,6 +155,12 @@ impl Daemon {
             .arg(self.dir.join("pierd.pid"))
             .arg("--cgroup-parent")
             .arg(self.cgroup_parent())
+            .arg("--bridge")
+            .arg(self.bridge())
+            .arg("--bip")
+            .arg(format!("{}1/24", self.bridge_subnet_prefix()))
+            .arg("--default-address-pool")
+            .arg(format!("base={},size=28", self.address_pool()))
             .args(&self.opts.args)
             .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -189,6 +221,44 @@ impl Daemon {
     /// "unix://<socket>"
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket().display())
+    }
+    /// The daemon's default bridge (`--bridge`).
+    pub fn bridge(&self) -> String {
+        slot_bridge(self.net_slot)
+    }
+    /// "10.216.7." — the default bridge's /24 without its last byte.
+    pub fn bridge_subnet_prefix(&self) -> String {
+        format!("10.{}.{}.", 216 + self.net_slot / 256, self.net_slot % 256)
+    }
+    /// The /24 user networks are carved from (`--default-address-pool`, /28 each).
+    pub fn address_pool(&self) -> String {
+        format!(
+            "10.{}.{}.0/24",
+            220 + self.net_slot / 256,
+            self.net_slot % 256
+        )
+    }
+    /// pierd's nft table (family ip).
+    pub fn nft_table(&self) -> String {
+        format!("pier-{}", self.bridge())
+    }
+    /// Deletes the daemon's nft table and its bridges (any bridge with an address in its
+    /// ranges) with their veths. Idempotent.
+    pub fn remove_network_state(&self) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.nft_table()])
+            .stderr(Stdio::null())
+            .status();
+        let prefixes = [
+            self.bridge_subnet_prefix(),
+            format!("10.{}.{}.", 220 + self.net_slot / 256, self.net_slot % 256),
+        ];
+        for br in bridges_with_addresses(&prefixes) {
+            for port in links_on(&br) {
+                let _ = Command::new("ip").args(["link", "del", &port]).status();
+            }
+            let _ = Command::new("ip").args(["link", "del", &br]).status();
+        }
     }
     /// A DOCKER_CONFIG dir private to this daemon (never the user's ~/.docker).
     pub fn docker_config(&self) -> PathBuf {
@@ -260,6 +330,48 @@ impl Daemon {
     pub fn try_api(&self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<Response> {
         unix_request(&self.socket(), method, path, body)
     }
+}
+
+/// Bridges holding an IPv4 address that starts with one of `prefixes` ("10.216.7.").
+pub fn bridges_with_addresses(prefixes: &[String]) -> Vec<String> {
+    let Ok(out) = Command::new("ip")
+        .args(["-j", "-4", "addr", "show", "type", "bridge"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let mut found = Vec::new();
+    for l in v.as_array().cloned().unwrap_or_default() {
+        let name = l["ifname"].as_str().unwrap_or("").to_string();
+        let hit = l["addr_info"].as_array().is_some_and(|a| {
+            a.iter().any(|ai| {
+                let local = ai["local"].as_str().unwrap_or("");
+                prefixes.iter().any(|p| local.starts_with(p.as_str()))
+            })
+        });
+        if hit && !name.is_empty() {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// The links enslaved to bridge `br` (its veths).
+pub fn links_on(br: &str) -> Vec<String> {
+    let Ok(out) = Command::new("ip")
+        .args(["-j", "link", "show", "master", br])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|l| l["ifname"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// Ends what this daemon's containers left running: every pier-shim whose `shim.pid` is in a state dir
@@ -402,6 +514,7 @@ impl Drop for Daemon {
             return;
         }
         kill_containers(&self.exec_root(), &self.cgroup_parent());
+        self.remove_network_state();
         unmount_and_remove(&self.dir);
     }
 }

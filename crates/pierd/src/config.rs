@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use crate::engine::{OciRuntime, BUILTIN_RUNTIMES};
+
 pub const DEFAULT_HOST: &str = "unix:///run/pier/pier.sock";
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/pier";
 pub const DEFAULT_EXEC_ROOT: &str = "/run/pier";
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/pier/daemon.json";
+pub const DEFAULT_BRIDGE: &str = "pier0";
 
 /// pierd's flags.
 #[derive(Debug, Clone, Default, Parser)]
@@ -45,9 +48,78 @@ pub struct Flags {
     /// Daemon configuration file
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
+    /// Register an additional OCI compatible runtime (NAME=PATH; repeatable)
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    pub add_runtimes: Vec<String>,
     /// Parent cgroup of every container's cgroup
     #[arg(long = "cgroup-parent", value_name = "CGROUP", default_value = "/pier")]
     pub cgroup_parent: String,
+    /// Host bridge of the default `bridge` network ("none": no default bridge network)
+    #[arg(short = 'b', long = "bridge", value_name = "NAME")]
+    pub bridge: Option<String>,
+    /// Address and prefix of the default bridge (e.g. 172.17.0.1/16)
+    #[arg(long = "bip", value_name = "CIDR")]
+    pub bip: Option<String>,
+    /// Pool of subnets for networks: base=10.10.0.0/16,size=24 (repeatable)
+    #[arg(long = "default-address-pool", value_name = "POOL")]
+    pub default_address_pools: Vec<String>,
+    /// Program nftables rules (NAT, published ports, isolation)
+    #[arg(long = "iptables", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub iptables: Option<bool>,
+    /// Enable net.ipv4.ip_forward
+    #[arg(long = "ip-forward", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub ip_forward: Option<bool>,
+    /// MTU of bridges and container interfaces
+    #[arg(long = "mtu", value_name = "BYTES")]
+    pub mtu: Option<u32>,
+    /// Accepted for dockerd compatibility; pier publishes ports without a proxy process
+    #[arg(long = "userland-proxy", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub userland_proxy: Option<bool>,
+}
+
+/// The network settings of the daemon (dockerd's bridge flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetConfig {
+    /// "pier0" by default; "none" disables the default bridge network.
+    pub bridge: String,
+    pub bip: Option<String>,
+    /// (base CIDR, size) pairs; empty means docker's defaults.
+    pub pools: Vec<(String, u8)>,
+    pub iptables: bool,
+    pub ip_forward: bool,
+    pub mtu: u32,
+    pub userland_proxy: bool,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            bridge: DEFAULT_BRIDGE.into(),
+            bip: None,
+            pools: Vec::new(),
+            iptables: true,
+            ip_forward: true,
+            mtu: 1500,
+            userland_proxy: true,
+        }
+    }
+}
+
+/// Parses `base=10.10.0.0/16,size=24`.
+pub fn parse_pool(s: &str) -> Result<(String, u8), ConfigError> {
+    let bad = || ConfigError::Pool(s.to_string());
+    let (mut base, mut size) = (None, None);
+    for kv in s.split(',') {
+        match kv.split_once('=') {
+            Some(("base", v)) => base = Some(v.to_string()),
+            Some(("size", v)) => size = Some(v.parse::<u8>().map_err(|_| bad())?),
+            _ => return Err(bad()),
+        }
+    }
+    match (base, size) {
+        (Some(b), Some(z)) if b.contains('/') && (1..=30).contains(&z) => Ok((b, z)),
+        _ => Err(bad()),
+    }
 }
 
 /// The settled configuration the daemon runs with.
@@ -60,6 +132,9 @@ pub struct DaemonConfig {
     pub insecure_registries: Vec<String>,
     pub log_level: String,
     pub debug: bool,
+    /// Runtimes besides the built-in one, by name.
+    pub runtimes: BTreeMap<String, OciRuntime>,
+    pub net: NetConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +145,10 @@ pub enum ConfigError {
     LogLevel(String),
     #[error("invalid host {0:?}: use unix:///path or tcp://host:port")]
     Host(String),
+    #[error("{0}")]
+    Runtime(String),
+    #[error("invalid default address pool {0:?}: use base=<cidr>,size=<prefix length>")]
+    Pool(String),
 }
 
 /// Keys of the config file pier understands.
@@ -81,7 +160,30 @@ const KNOWN_KEYS: &[&str] = &[
     "insecure-registries",
     "log-level",
     "debug",
+    "runtimes",
+    "bridge",
+    "bip",
+    "default-address-pools",
+    "iptables",
+    "ip-forward",
+    "mtu",
+    "userland-proxy",
 ];
+
+#[derive(Debug, serde::Deserialize)]
+struct FilePool {
+    base: String,
+    size: u8,
+}
+
+/// One entry of daemon.json's `runtimes`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FileRuntime {
+    #[serde(default)]
+    path: String,
+    #[serde(default, rename = "runtimeArgs")]
+    runtime_args: Vec<String>,
+}
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -93,6 +195,14 @@ struct FileConfig {
     insecure_registries: Option<Vec<String>>,
     log_level: Option<String>,
     debug: Option<bool>,
+    runtimes: Option<BTreeMap<String, FileRuntime>>,
+    bridge: Option<String>,
+    bip: Option<String>,
+    default_address_pools: Option<Vec<FilePool>>,
+    iptables: Option<bool>,
+    ip_forward: Option<bool>,
+    mtu: Option<u32>,
+    userland_proxy: Option<bool>,
 }
 
 impl DaemonConfig {
@@ -181,6 +291,38 @@ impl DaemonConfig {
                     flags.log_level.is_some(),
                 );
                 conflict("debug", "true".into(), flags.debug);
+                conflict(
+                    "runtimes",
+                    format!("{:?}", flags.add_runtimes),
+                    !flags.add_runtimes.is_empty(),
+                );
+                conflict(
+                    "bridge",
+                    format!("{:?}", flags.bridge),
+                    flags.bridge.is_some(),
+                );
+                conflict("bip", format!("{:?}", flags.bip), flags.bip.is_some());
+                conflict(
+                    "default-address-pools",
+                    format!("{:?}", flags.default_address_pools),
+                    !flags.default_address_pools.is_empty(),
+                );
+                conflict(
+                    "iptables",
+                    format!("{:?}", flags.iptables),
+                    flags.iptables.is_some(),
+                );
+                conflict(
+                    "ip-forward",
+                    format!("{:?}", flags.ip_forward),
+                    flags.ip_forward.is_some(),
+                );
+                conflict("mtu", format!("{:?}", flags.mtu), flags.mtu.is_some());
+                conflict(
+                    "userland-proxy",
+                    format!("{:?}", flags.userland_proxy),
+                    flags.userland_proxy.is_some(),
+                );
                 if !conflicts.is_empty() {
                     return Err(file_err(format!(
                         "the following directives are specified both as a flag and in the configuration file: {}",
@@ -233,6 +375,43 @@ impl DaemonConfig {
         ) {
             return Err(ConfigError::LogLevel(log_level));
         }
+        let mut runtimes = BTreeMap::new();
+        for r in &flags.add_runtimes {
+            let (name, path) = parse_runtime_flag(r)?;
+            add_runtime(&mut runtimes, name, path, Vec::new())?;
+        }
+        for (name, r) in file.runtimes.unwrap_or_default() {
+            if r.path.is_empty() {
+                return Err(file_err(format!("runtime {name}: path is required")));
+            }
+            add_runtime(&mut runtimes, name, r.path, r.runtime_args)?;
+        }
+        let pools = if !flags.default_address_pools.is_empty() {
+            flags
+                .default_address_pools
+                .iter()
+                .map(|p| parse_pool(p))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            file.default_address_pools
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| parse_pool(&format!("base={},size={}", p.base, p.size)))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let d = NetConfig::default();
+        let net = NetConfig {
+            bridge: flags.bridge.clone().or(file.bridge).unwrap_or(d.bridge),
+            bip: flags.bip.clone().or(file.bip),
+            pools,
+            iptables: flags.iptables.or(file.iptables).unwrap_or(d.iptables),
+            ip_forward: flags.ip_forward.or(file.ip_forward).unwrap_or(d.ip_forward),
+            mtu: flags.mtu.or(file.mtu).unwrap_or(d.mtu),
+            userland_proxy: flags
+                .userland_proxy
+                .or(file.userland_proxy)
+                .unwrap_or(d.userland_proxy),
+        };
         Ok(DaemonConfig {
             hosts,
             data_root,
@@ -241,8 +420,56 @@ impl DaemonConfig {
             insecure_registries,
             log_level,
             debug,
+            runtimes,
+            net,
         })
     }
+}
+
+/// `--add-runtime NAME=PATH`, checked as dockerd checks it.
+fn parse_runtime_flag(v: &str) -> Result<(String, String), ConfigError> {
+    let bad = || ConfigError::Runtime(format!("invalid runtime argument: {v}"));
+    let (name, path) = v.split_once('=').ok_or_else(bad)?;
+    let (name, path) = (name.trim(), path.trim());
+    if name.is_empty() || path.is_empty() {
+        return Err(bad());
+    }
+    Ok((name.to_lowercase(), path.to_string()))
+}
+
+fn add_runtime(
+    map: &mut BTreeMap<String, OciRuntime>,
+    name: String,
+    path: String,
+    args: Vec<String>,
+) -> Result<(), ConfigError> {
+    if BUILTIN_RUNTIMES.contains(&name.as_str()) {
+        return Err(ConfigError::Runtime(format!(
+            "runtime name '{name}' is reserved"
+        )));
+    }
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err(ConfigError::Runtime(format!(
+            "invalid runtime name {name:?}: use letters, digits, '_', '.' and '-'"
+        )));
+    }
+    if map.contains_key(&name) {
+        return Err(ConfigError::Runtime(format!(
+            "runtime '{name}' was already defined"
+        )));
+    }
+    map.insert(
+        name,
+        OciRuntime {
+            path: path.into(),
+            args,
+        },
+    );
+    Ok(())
 }
 
 /// One listen address.
@@ -321,6 +548,44 @@ mod tests {
         assert_eq!(c.pidfile, PathBuf::from("/tmp/e/pierd.pid"));
         assert_eq!(c.insecure_registries, vec!["reg:5000"]);
         assert_eq!(c.log_level, "debug");
+    }
+
+    #[test]
+    fn runtimes_from_flags_and_file() {
+        let c = DaemonConfig::merge(
+            &flags(&["--add-runtime", "Alt=/usr/bin/alt"]),
+            None,
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(c.runtimes["alt"].path, PathBuf::from("/usr/bin/alt"));
+        let c = DaemonConfig::merge(
+            &flags(&[]),
+            Some(r#"{"runtimes": {"r2": {"path": "runc", "runtimeArgs": ["--debug"]}}}"#),
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(c.runtimes["r2"].path, PathBuf::from("runc"));
+        assert_eq!(c.runtimes["r2"].args, ["--debug"]);
+        let err = |f: &[&str], file: Option<&str>| {
+            DaemonConfig::merge(&flags(f), file, Path::new("/x"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&["--add-runtime", "runc=/x"], None),
+            "runtime name 'runc' is reserved"
+        );
+        assert_eq!(
+            err(&["--add-runtime", "nopath"], None),
+            "invalid runtime argument: nopath"
+        );
+        assert_eq!(
+            err(&["--add-runtime", "a=/x", "--add-runtime", "a=/y"], None),
+            "runtime 'a' was already defined"
+        );
+        assert!(err(&["--add-runtime", "a=/x"], Some(r#"{"runtimes": {}}"#))
+            .contains("specified both as a flag and in the configuration file: runtimes"));
     }
 
     #[test]

@@ -75,9 +75,12 @@ async fn run(cfg: DaemonConfig, cgroup_parent: String) -> anyhow::Result<()> {
             insecure_registries: cfg.insecure_registries.clone(),
             debug: cfg.debug,
             cgroup_parent,
+            runtimes: cfg.runtimes.clone(),
+            net: net_options(&cfg.net)?,
         })
         .context("open the engine")?,
     );
+    engine.init_networks().await.context("set up networking")?;
     engine.recover_containers();
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -127,6 +130,41 @@ async fn run(cfg: DaemonConfig, cgroup_parent: String) -> anyhow::Result<()> {
     drop(sockets);
     tracing::info!("pierd stopped");
     Ok(())
+}
+
+/// The engine's network options from the daemon's settings.
+fn net_options(c: &config::NetConfig) -> anyhow::Result<engine::networks::NetOptions> {
+    let bip = match &c.bip {
+        Some(b) => Some(
+            b.parse::<pier_network::Ipv4Net>()
+                .with_context(|| format!("invalid --bip {b:?}"))?,
+        ),
+        None => None,
+    };
+    let pools = if c.pools.is_empty() {
+        engine::networks::default_pools()
+    } else {
+        c.pools
+            .iter()
+            .map(|(b, s)| {
+                b.parse::<pier_network::Ipv4Net>()
+                    .map(|n| (n, *s))
+                    .with_context(|| format!("invalid default address pool {b:?}"))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if !c.userland_proxy {
+        tracing::debug!("--userland-proxy=false: pier never runs a proxy process anyway");
+    }
+    Ok(engine::networks::NetOptions {
+        enabled: true,
+        bridge: c.bridge.clone(),
+        bip,
+        pools,
+        iptables: c.iptables,
+        ip_forward: c.ip_forward,
+        mtu: c.mtu,
+    })
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

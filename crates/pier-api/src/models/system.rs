@@ -201,6 +201,8 @@ pub struct IndexInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeInfo {
     pub path: String,
+    #[serde(default, rename = "runtimeArgs", skip_serializing_if = "Vec::is_empty")]
+    pub runtime_args: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<BTreeMap<String, String>>,
 }

@@ -227,6 +227,12 @@ impl Logger {
 
 fn main() {
     let cli = Cli::parse();
+    // The verbs whose processes enter a container run from a read-only image (CVE-2019-5736).
+    if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec { .. }) {
+        if let Err(e) = pier_runtime::exeseal::ensure_protected() {
+            eprintln!("warning: {e}");
+        }
+    }
     let log = Logger {
         file: cli.log.clone(),
         json: cli.log_format == "json",

@@ -3,7 +3,8 @@
 //! just before `execve` ([`ProcessPlan::apply`]): rlimits, oom_score_adj, I/O priority,
 //! personality, capabilities, uid/gid/additional groups, no_new_privs, seccomp, umask, cwd
 //! (checked to be inside the container: CVE-2024-21626), the executable looked up in the
-//! container's PATH, and every fd beyond stdio and the preserved ones marked close-on-exec.
+//! container's PATH, every fd beyond stdio and the preserved ones marked close-on-exec, and every
+//! signal back to its default action and unblocked (the runtime ignores SIGPIPE).
 //!
 //! [`launch`] holds the fork/namespace sequence shared by `create` and `exec`; [`init`] the body
 //! of a container's init.
@@ -283,6 +284,7 @@ impl ProcessPlan {
         let path = CString::new(exe.as_os_str().as_bytes()).unwrap_or_default();
         let args: Vec<CString> = self.args.iter().map(|a| c(a)).collect();
         let env: Vec<CString> = self.env.iter().map(|a| c(a)).collect();
+        crate::sys::reset_signals();
         let e = crate::sys::execve(&path, &args, &env);
         RuntimeError::Init(format!("exec {}: {e}", exe.display()))
     }

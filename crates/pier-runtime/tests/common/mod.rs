@@ -22,6 +22,8 @@ pub fn is_root() -> bool {
 
 pub struct Bundle {
     pub dir: tempfile::TempDir,
+    /// The runtime binary the helpers run (default: the built pier-runc).
+    pub bin: PathBuf,
     pub root: PathBuf,
     pub id: String,
     pub cgroup: String,
@@ -66,6 +68,7 @@ impl Bundle {
         let root = dir.path().join("state");
         Bundle {
             dir,
+            bin: PathBuf::from(BIN),
             root,
             id,
             cgroup,
@@ -81,6 +84,47 @@ impl Bundle {
         self.dir.path().join("rootfs")
     }
 
+    /// Copy a dynamically linked host binary into the rootfs at `dest`, with the shared
+    /// libraries it needs at the same paths (so it runs inside the container).
+    pub fn add_host_binary(&self, src: &Path, dest: &str) {
+        let rootfs = self.rootfs();
+        let to = rootfs.join(dest.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src, &to).unwrap();
+        let ldd = Command::new("ldd").arg(src).output().unwrap();
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            let lib = line
+                .split_whitespace()
+                .find(|w| w.starts_with('/'))
+                .map(PathBuf::from);
+            if let Some(lib) = lib {
+                let to = rootfs.join(lib.strip_prefix("/").unwrap());
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&lib, &to).unwrap();
+            }
+        }
+    }
+
+    /// Run this test binary inside the container as its command: only the `#[ignore]`d test
+    /// `name` (a probe that runs when `env` says it is inside), with the given environment.
+    pub fn run_test_inside(&mut self, name: &str, env: &[(&str, String)]) {
+        let exe = std::env::current_exe().unwrap();
+        self.add_host_binary(&exe, "/probe");
+        self.config["process"]["args"] = serde_json::json!([
+            "/probe",
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+            "-q"
+        ]);
+        let list = self.config["process"]["env"].as_array_mut().unwrap();
+        for (k, v) in env {
+            list.push(serde_json::json!(format!("{k}={v}")));
+        }
+    }
+
     pub fn write_config(&self) {
         std::fs::write(
             self.path().join("config.json"),
@@ -90,7 +134,7 @@ impl Bundle {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(&self.bin);
         c.arg("--root").arg(&self.root);
         c
     }

@@ -232,6 +232,7 @@ impl Shim {
         let runtime: Box<dyn Runtime> = match &args.runtime {
             Some(bin) => Box::new(Binary {
                 bin: bin.clone(),
+                args: args.runtime_args.clone(),
                 target,
             }),
             None => Box::new(Library { target }),

@@ -22,7 +22,7 @@ use crate::engine::containers::run::proxy;
 use crate::engine::containers::{CreateRequest, ListOptions};
 use crate::engine::{blocking, EngineError};
 
-async fn json_body(req: Request) -> ApiResult<Value> {
+pub(super) async fn json_body(req: Request) -> ApiResult<Value> {
     let bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -9,6 +9,7 @@
 pub mod containers;
 pub mod error;
 pub mod images;
+pub mod networks;
 pub mod query;
 pub mod stream;
 pub mod system;
@@ -66,6 +67,14 @@ fn routes() -> Router<AppState> {
         .route("/exec/{id}/start", post(containers::exec_start))
         .route("/exec/{id}/resize", post(containers::exec_resize))
         .route("/exec/{id}/json", get(containers::exec_inspect))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::delete),
+        )
+        .route("/networks/{id}/{op}", post(networks::op))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))

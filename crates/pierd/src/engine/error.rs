@@ -16,6 +16,11 @@ pub enum EngineError {
     NoSuchContainer(String),
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    /// docker's 403: the request is understood and refused (predefined network, in use).
+    #[error("{0}")]
+    Forbidden(String),
     /// The container is already in the state asked for (docker answers 304).
     #[error("container already in that state")]
     NotModified,
@@ -50,7 +55,9 @@ impl EngineError {
         match self {
             EngineError::NoSuchImage(_)
             | EngineError::NoSuchContainer(_)
-            | EngineError::NoSuchExec(_) => ErrorKind::NotFound,
+            | EngineError::NoSuchExec(_)
+            | EngineError::NoSuchNetwork(_) => ErrorKind::NotFound,
+            EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::StartFailed(_) => ErrorKind::InvalidParameter,
             EngineError::NotModified => ErrorKind::Conflict,
             EngineError::InvalidParameter(_) | EngineError::Reference(_) => {

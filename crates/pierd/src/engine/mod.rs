@@ -10,11 +10,12 @@ pub mod events;
 pub mod filters;
 pub mod host;
 pub mod images;
+pub mod networks;
 pub mod reconcile;
 pub mod system;
 pub mod time;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -34,7 +35,22 @@ pub struct EngineOptions {
     pub debug: bool,
     /// The cgroup every container's cgroup goes under (`--cgroup-parent`, default "/pier").
     pub cgroup_parent: String,
+    /// OCI runtimes besides the built-in one (`runtimes` in daemon.json, `--add-runtime`).
+    pub runtimes: BTreeMap<String, OciRuntime>,
+    pub net: networks::NetOptions,
 }
+
+/// A runc-compatible runtime binary a container may choose with `--runtime NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciRuntime {
+    /// The binary (a bare name is looked up in PATH).
+    pub path: PathBuf,
+    /// Global options given before the command (daemon.json `runtimeArgs`).
+    pub args: Vec<String>,
+}
+
+/// The runtime names that mean pier's built-in runtime (dockerd's stock names).
+pub const BUILTIN_RUNTIMES: &[&str] = &["runc", "io.containerd.runc.v2"];
 
 pub struct Engine {
     pub(crate) opts: EngineOptions,
@@ -51,6 +67,7 @@ pub struct Engine {
     /// a pull is about to record.
     pub(crate) image_lock: tokio::sync::Mutex<()>,
     pub(crate) containers: containers::Containers,
+    pub(crate) networks: networks::Networks,
 }
 
 impl Engine {
@@ -60,6 +77,8 @@ impl Engine {
         let root = &opts.data_root;
         create_dir(root)?;
         create_dir(&opts.exec_root)?;
+        pier_init::install(&opts.exec_root)
+            .map_err(|e| EngineError::system("install the container init (pier-init)", e))?;
         let store = Store::open(&root.join("pier.db"))?;
         let content = ContentStore::open(root.join("content"))?;
         let snapshots = Snapshots::open(root.join("snapshots"))?;
@@ -79,8 +98,10 @@ impl Engine {
                 id
             }
         };
+        let networks = networks::Networks::new(opts.net.clone());
         let engine = Engine {
             opts,
+            networks,
             store,
             content,
             snapshots,
@@ -145,6 +166,8 @@ pub(crate) mod tests {
             insecure_registries: vec!["reg.local:5000".into(), "10.0.0.0/8".into()],
             debug: false,
             cgroup_parent: "/pier-unit".into(),
+            runtimes: BTreeMap::new(),
+            net: networks::NetOptions::disabled(),
         })
         .unwrap()
     }

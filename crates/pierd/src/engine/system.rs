@@ -60,9 +60,20 @@ impl Engine {
             "runc".to_string(),
             RuntimeInfo {
                 path: "runc".into(),
+                runtime_args: Vec::new(),
                 status: None,
             },
         );
+        for (name, rt) in &self.opts.runtimes {
+            runtimes.insert(
+                name.clone(),
+                RuntimeInfo {
+                    path: rt.path.display().to_string(),
+                    runtime_args: rt.args.clone(),
+                    status: None,
+                },
+            );
+        }
         Ok(SystemInfo {
             id: self.engine_id.clone(),
             containers: counts.0,

@@ -9,6 +9,7 @@
 
 mod containers;
 mod images;
+mod networks;
 mod schema;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension};
 
 pub use images::{ImageRecord, LayerRecord, NewImage, RefKind, RefRecord};
+pub use networks::EndpointRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -62,6 +62,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL
     );
     "#,
+    // 3: networks and their endpoints. An endpoint row is one container's attachment to one
+    // network (its config, and while the container runs its address, MAC, veth and published
+    // ports): the network's IP allocations are the addresses of its active endpoints.
+    r#"
+    CREATE TABLE networks (
+        id     TEXT PRIMARY KEY,
+        name   TEXT NOT NULL UNIQUE,
+        record TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        container_id TEXT NOT NULL,
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        ip           TEXT,                -- the allocated address while active, else NULL
+        record       TEXT NOT NULL,
+        PRIMARY KEY (container_id, network_id)
+    );
+    CREATE UNIQUE INDEX endpoints_ip ON endpoints(network_id, ip);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, name: &str) -> Result<()> {

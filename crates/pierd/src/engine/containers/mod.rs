@@ -310,8 +310,23 @@ impl Engine {
     pub(crate) fn container_run_dir(&self, id: &str) -> PathBuf {
         self.opts.exec_root.join("containers").join(id)
     }
+    /// The static init containers run with `--init` (installed by [`Engine::open`]).
+    pub(crate) fn init_path(&self) -> PathBuf {
+        self.opts.exec_root.join(pier_init::FILE_NAME)
+    }
     pub(crate) fn runtime_root(&self) -> PathBuf {
         self.opts.exec_root.join("runtime")
+    }
+
+    /// The runtime a container named (`HostConfig.Runtime`): None for the built-in one, or a
+    /// configured binary; docker's 400 for a name the daemon does not know.
+    pub(crate) fn oci_runtime(&self, name: &str) -> Result<Option<&crate::engine::OciRuntime>> {
+        if name.is_empty() || crate::engine::BUILTIN_RUNTIMES.contains(&name) {
+            return Ok(None);
+        }
+        self.opts.runtimes.get(name).map(Some).ok_or_else(|| {
+            EngineError::InvalidParameter(format!("unknown or invalid runtime name: {name}"))
+        })
     }
     pub(crate) fn log_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join(format!("{id}-json.log"))
@@ -407,7 +422,7 @@ impl Engine {
         if !hc.is_object() {
             hc = json!({});
         }
-        obj.remove("NetworkingConfig");
+        let netcfg = obj.remove("NetworkingConfig").unwrap_or(Value::Null);
         let image_name = obj
             .get("Image")
             .and_then(Value::as_str)
@@ -423,6 +438,7 @@ impl Engine {
             )));
         }
         validate_host_config(&hc)?;
+        self.oci_runtime(hc["Runtime"].as_str().unwrap_or(""))?;
         let image_id = self.resolve_image(&image_name)?;
         let image = self
             .store
@@ -442,6 +458,7 @@ impl Engine {
             return Err(EngineError::InvalidParameter("no command specified".into()));
         }
         normalize_host_config(&mut hc);
+        let endpoints = self.net_on_create(&cfg, &hc, &netcfg)?;
         let name = if req.name.is_empty() {
             loop {
                 let n = format!("/{}", random_name());
@@ -479,6 +496,7 @@ impl Engine {
                 "Conflict. The container name \"{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
+        self.net_record(&id, endpoints)?;
         self.container_event(&rec, "create", &[]);
         self.containers
             .map
@@ -504,10 +522,6 @@ impl Engine {
             .filter_map(|l| l.chain_id.parse().ok())
             .map(|d| self.snapshots.layer_dir(&d).display().to_string())
             .collect();
-        let network_mode = rec.host_config["NetworkMode"]
-            .as_str()
-            .unwrap_or("bridge")
-            .to_string();
         let mut v = json!({
             "Id": rec.id,
             "Created": rec.created,
@@ -539,7 +553,7 @@ impl Engine {
             },
             "Mounts": mounts_of(&rec.host_config),
             "Config": rec.config,
-            "NetworkSettings": network_settings(&network_mode),
+            "NetworkSettings": self.net_settings(&rec),
         });
         if size {
             let rw = dir_size(&dir.join("upper"));
@@ -703,6 +717,7 @@ impl Engine {
             .as_str()
             .unwrap_or("bridge")
             .to_string();
+        let (ports, net_settings) = self.net_summary(rec);
         let mut v = json!({
             "Id": rec.id,
             "Names": [rec.name],
@@ -710,12 +725,12 @@ impl Engine {
             "ImageID": rec.image,
             "Command": command,
             "Created": created,
-            "Ports": [],
+            "Ports": ports,
             "Labels": if rec.config["Labels"].is_object() { rec.config["Labels"].clone() } else { json!({}) },
             "State": display_status(&rec.state),
             "Status": status_text(&rec.state),
             "HostConfig": {"NetworkMode": network_mode},
-            "NetworkSettings": {"Networks": network_settings(&network_mode)["Networks"].clone()},
+            "NetworkSettings": net_settings,
             "Mounts": mounts_of(&rec.host_config),
         });
         if size {
@@ -798,26 +813,6 @@ pub(crate) fn validate_host_config(hc: &Value) -> Result<()> {
             "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
         ));
     }
-    if hc["Init"].as_bool().unwrap_or(false) {
-        return Err(EngineError::NotImplemented(
-            "pier does not implement --init yet".into(),
-        ));
-    }
-    if let Some(rt) = hc["Runtime"]
-        .as_str()
-        .filter(|r| !r.is_empty() && *r != "runc" && *r != "pier")
-    {
-        return Err(EngineError::InvalidParameter(format!(
-            "unknown or invalid runtime name: {rt}"
-        )));
-    }
-    if let Some(nm) = hc["NetworkMode"].as_str() {
-        if !matches!(nm, "" | "default" | "bridge" | "host" | "none") {
-            return Err(EngineError::NotImplemented(format!(
-                "pier does not implement network mode {nm:?} yet (use default, host or none)"
-            )));
-        }
-    }
     Ok(())
 }
 
@@ -891,26 +886,6 @@ fn normalize_host_config(hc: &mut Value) {
             "/proc/sysrq-trigger"
         ]),
     );
-}
-
-fn network_settings(mode: &str) -> Value {
-    let mut networks = serde_json::Map::new();
-    if mode != "none" && mode != "bridge" || mode == "host" {
-        networks.insert(mode.to_string(), json!({
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-            "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "DNSNames": null,
-        }));
-    }
-    json!({
-        "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-        "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
-        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": networks,
-    })
 }
 
 fn mounts_of(hc: &Value) -> Value {

@@ -84,6 +84,13 @@ impl Engine {
     /// Mounts the overlay and writes the bundle; blocking.
     fn prepare(&self, rec: &Record) -> Result<()> {
         let id = &rec.id;
+        let layers = self.store.layers(&rec.image)?;
+        if layers.is_empty() && self.store.image(&rec.image)?.is_none() {
+            return Err(EngineError::System(format!(
+                "the container's image {} was removed (docker rmi -f); pier cannot start it",
+                rec.image
+            )));
+        }
         let dir = self.container_dir(id);
         let run = self.container_run_dir(id);
         let rootfs = self.rootfs(id);
@@ -91,7 +98,6 @@ impl Engine {
             std::fs::create_dir_all(&d).map_err(sys("create container dirs"))?;
         }
         let _ = std::fs::remove_dir_all(self.state_dir(id));
-        let layers = self.store.layers(&rec.image)?;
         let mut lower: Vec<String> = layers
             .iter()
             .rev()
@@ -132,7 +138,10 @@ impl Engine {
             };
             std::fs::write(dir.join("hostname"), format!("{hn}\n"))
                 .map_err(sys("write hostname"))?;
-            let hosts = if host_net {
+            let net_files = self.net_files(rec, &hn);
+            let hosts = if let Some((h, _)) = &net_files {
+                h.clone()
+            } else if host_net {
                 std::fs::read_to_string("/etc/hosts").unwrap_or_default()
             } else {
                 format!(
@@ -140,7 +149,10 @@ impl Engine {
                 )
             };
             std::fs::write(dir.join("hosts"), hosts).map_err(sys("write hosts"))?;
-            let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let resolv = match net_files {
+                Some((_, r)) => r,
+                None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            };
             std::fs::write(dir.join("resolv.conf"), resolv).map_err(sys("write resolv.conf"))?;
             // WorkingDir is created when missing, as docker does.
             if let Some(w) = cfg["WorkingDir"]
@@ -149,14 +161,16 @@ impl Engine {
             {
                 let _ = std::fs::create_dir_all(rootfs.join(w.trim_start_matches('/')));
             }
-            let spec = spec::build(
+            let mut spec = spec::build(
                 rec,
                 &spec::SpecInput {
                     rootfs: &rootfs,
                     container_dir: &dir,
                     cgroup_parent: &self.opts.cgroup_parent,
+                    init: &self.init_path(),
                 },
             )?;
+            self.net_spec(rec, &mut spec)?;
             std::fs::write(
                 run.join("bundle/config.json"),
                 serde_json::to_vec(&spec).expect("json"),
@@ -213,6 +227,12 @@ impl Engine {
     async fn start_locked(self: &Arc<Self>, c: &Arc<Ctr>) -> Result<()> {
         let rec = c.snapshot();
         let id = rec.id.clone();
+        if let Err(err) = self.net_prepare(&rec).await {
+            let mut r = c.rec();
+            r.state.error = err.to_string();
+            let _ = self.save(&r);
+            return Err(err);
+        }
         let e = self.clone();
         let r2 = rec.clone();
         let handshake = blocking(move || {
@@ -224,9 +244,30 @@ impl Engine {
             hs
         })
         .await;
+        let handshake = match handshake {
+            Ok(pid) => match self.net_attach(&rec, pid).await {
+                Ok(()) => Ok(pid),
+                Err(err) => {
+                    let sock = self.shim_sock(&id);
+                    let _ =
+                        shim_call(&sock, &json!({"op": "kill", "signal": 9, "all": true})).await;
+                    let _ = shim_call(&sock, &json!({"op": "delete"})).await;
+                    let e = self.clone();
+                    let id2 = id.clone();
+                    let _ = blocking(move || {
+                        e.cleanup_run(&id2);
+                        Ok(())
+                    })
+                    .await;
+                    Err(err)
+                }
+            },
+            Err(err) => Err(err),
+        };
         let init_pid = match handshake {
             Ok(pid) => pid,
             Err(err) => {
+                self.net_release(&id).await;
                 let text = err.to_string();
                 let detail = match text.find("exec: ") {
                     Some(i) => format!(
@@ -283,6 +324,7 @@ impl Engine {
             }
         }
         if let Err(err) = shim_call(&sock, &json!({"op": "start"})).await {
+            self.net_release(&id).await;
             let _ = shim_call(&sock, &json!({"op": "kill", "signal": 9, "all": true})).await;
             let _ = shim_call(&sock, &json!({"op": "delete"})).await;
             let e = self.clone();
@@ -326,17 +368,32 @@ impl Engine {
         let tty = rec.config["Tty"].as_bool().unwrap_or(false);
         let stdin = rec.config["OpenStdin"].as_bool().unwrap_or(false);
         let stdin_once = rec.config["StdinOnce"].as_bool().unwrap_or(false);
+        let runtime = self.oci_runtime(rec.host_config["Runtime"].as_str().unwrap_or(""))?;
         let mut cmd = std::process::Command::new(shim_bin());
         cmd.arg("--id")
             .arg(id)
             .arg("--bundle")
             .arg(run.join("bundle"))
             .arg("--runtime-root")
-            .arg(self.runtime_root())
+            .arg(match runtime {
+                // Each external runtime keeps its state under a root of its own.
+                Some(_) => self
+                    .opts
+                    .exec_root
+                    .join("runtimes")
+                    .join(rec.host_config["Runtime"].as_str().unwrap_or("")),
+                None => self.runtime_root(),
+            })
             .arg("--state-dir")
             .arg(self.state_dir(id))
             .arg("--log-path")
             .arg(self.log_path(id));
+        if let Some(rt) = runtime {
+            cmd.arg("--runtime").arg(&rt.path);
+            for a in &rt.args {
+                cmd.arg(format!("--runtime-arg={a}"));
+            }
+        }
         if tty {
             cmd.arg("--tty");
         }
@@ -411,6 +468,7 @@ impl Engine {
             Ok(())
         })
         .await;
+        self.net_release(&c.id).await;
         let code = exit["exit_code"].as_i64().unwrap_or(255);
         let oom = exit["oom_killed"].as_bool().unwrap_or(false);
         let (policy, max, manually, auto_remove, count) = {
@@ -514,6 +572,7 @@ impl Engine {
                 (r.state.running, r.state.restarting)
             };
             if running {
+                self.net_recover(&c.snapshot());
                 self.spawn_monitor(c);
             } else if restarting {
                 let e = self.clone();
@@ -733,12 +792,12 @@ impl Engine {
     }
 
     /// `DELETE /containers/{id}`.
-    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+    pub async fn remove_container(self: &Arc<Self>, name: &str, force: bool) -> Result<()> {
         let c = self.container(name)?;
         self.remove_ctr(&c, force).await
     }
 
-    pub(crate) async fn remove_ctr(&self, c: &Arc<Ctr>, force: bool) -> Result<()> {
+    pub(crate) async fn remove_ctr(self: &Arc<Self>, c: &Arc<Ctr>, force: bool) -> Result<()> {
         let (running, paused, name) = {
             let r = c.rec();
             (r.state.running, r.state.paused, r.name.clone())
@@ -785,6 +844,7 @@ impl Engine {
             return Ok(());
         }
         self.store.delete_container(&c.id)?;
+        self.net_forget(&c.id).await;
         let dir = self.container_dir(&c.id);
         let run = self.container_run_dir(&c.id);
         let id = c.id.clone();
@@ -862,7 +922,7 @@ impl Engine {
     }
 
     /// `POST /containers/prune`: removes stopped containers; returns their IDs.
-    pub async fn prune_containers(&self) -> Result<Vec<String>> {
+    pub async fn prune_containers(self: &Arc<Self>) -> Result<Vec<String>> {
         let all: Vec<Arc<Ctr>> = self
             .containers
             .map

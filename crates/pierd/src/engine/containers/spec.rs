@@ -297,6 +297,8 @@ pub struct SpecInput<'a> {
     pub rootfs: &'a Path,
     pub container_dir: &'a Path,
     pub cgroup_parent: &'a str,
+    /// The static init bound at `/sbin/docker-init` when HostConfig.Init is set.
+    pub init: &'a Path,
 }
 
 /// The `config.json` for `rec`.
@@ -320,7 +322,12 @@ pub fn build(rec: &Record, input: &SpecInput<'_>) -> Result<Value> {
     let group_add = strs(&hc["GroupAdd"]);
     let (uid, gid, additional, home) =
         resolve_user(input.rootfs, cfg["User"].as_str().unwrap_or(""), &group_add)?;
-    let mut args = vec![rec.path.clone()];
+    let init = hc["Init"].as_bool().unwrap_or(false);
+    let mut args = Vec::new();
+    if init {
+        args.extend([pier_init::CONTAINER_PATH.to_string(), "--".to_string()]);
+    }
+    args.push(rec.path.clone());
     args.extend(rec.args.iter().cloned());
     let mut env = process_env(&strs(&cfg["Env"]), &home, tty);
     let hostname = cfg["Hostname"].as_str().unwrap_or("").to_string();
@@ -405,6 +412,12 @@ pub fn build(rec: &Record, input: &SpecInput<'_>) -> Result<Value> {
             "destination": dest, "type": "bind",
             "source": input.container_dir.join(file).display().to_string(),
             "options": ["rbind", "rprivate"],
+        }));
+    }
+    if init {
+        mounts.push(json!({
+            "destination": pier_init::CONTAINER_PATH, "type": "bind",
+            "source": input.init.display().to_string(), "options": ["bind", "ro"],
         }));
     }
     if let Some(t) = hc["Tmpfs"].as_object() {

@@ -9,9 +9,14 @@
 //! - Deleting removes the image, its remaining names, and every layer (chain) no other image
 //!   uses ("Deleted: <image id>", then "Deleted: <chain id>" top down), with their blobs.
 //!
-//! Conflicts are dockerd's 409s: "conflict: unable to delete <short id> (must be forced) - image
-//! is referenced in multiple repositories", "(cannot be forced) - image has dependent child
-//! images". (Container checks join when containers exist.)
+//! Conflicts are dockerd's 409s, checked in its order: "conflict: unable to delete <short id>
+//! (cannot be forced) - image has dependent child images", "(cannot be forced) - image is being
+//! used by running container <short id>", "(must be forced) - image is referenced in multiple
+//! repositories", "(must be forced) - image is being used by stopped container <short id>"; and,
+//! for the last name of an image a container uses, "conflict: unable to remove repository
+//! reference "<name>" (must force) - container <short id> is using its referenced image <short
+//! id>". Unlike dockerd, a forced delete of an image stopped containers use
+//! removes its layers too: those containers can no longer start (a clear error says so).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,7 +37,22 @@ pub struct Deleted {
 
 struct Conflict {
     hard: bool,
-    message: &'static str,
+    /// A container uses the image (dockerd's `used`).
+    used: bool,
+    message: String,
+}
+
+/// dockerd's conflict kinds, as a mask.
+const CHILD: u8 = 1;
+const RUNNING: u8 = 2;
+const REFERENCE: u8 = 4;
+const STOPPED: u8 = 8;
+const HARD: u8 = CHILD | RUNNING;
+const SOFT: u8 = REFERENCE | STOPPED;
+
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
 }
 
 impl Engine {
@@ -75,6 +95,15 @@ impl Engine {
         let by_id = id.starts_with(name) || id["sha256:".len()..].starts_with(name);
         let mut removed_repository_ref = false;
         if !by_id {
+            if !force && is_single_reference(&refs) {
+                if let Some(c) = self.container_using(&id, |_| true) {
+                    return Err(EngineError::Conflict(format!(
+                        "conflict: unable to remove repository reference {name:?} (must force) - container {} is using its referenced image {}",
+                        short(&c),
+                        short(&id)
+                    )));
+                }
+            }
             let parsed = parse_normalized(name)?;
             let lookup = match parsed.digest() {
                 Some(d) => parsed.repository().with_digest(d.clone()),
@@ -107,7 +136,12 @@ impl Engine {
             }
             removed_repository_ref = true;
         } else if is_single_reference(&refs) {
-            if let Some(c) = self.delete_conflict(&id, true, false)? {
+            let mask = if force {
+                HARD
+            } else {
+                HARD | (SOFT & !REFERENCE)
+            };
+            if let Some(c) = self.delete_conflict(&id, mask)? {
                 return Err(conflict_error(&id, &c));
             }
             for r in &refs {
@@ -116,10 +150,10 @@ impl Engine {
             }
         }
 
-        let soft = !force;
-        if let Some(c) = self.delete_conflict(&id, true, soft)? {
+        let mask = if force { HARD } else { HARD | SOFT };
+        if let Some(c) = self.delete_conflict(&id, mask)? {
             let dangling = self.store.refs_of(&id)?.is_empty();
-            if removed_repository_ref && !dangling {
+            if removed_repository_ref && (!dangling || c.used) {
                 return Ok(Deleted {
                     items,
                     reclaimed: 0,
@@ -135,22 +169,62 @@ impl Engine {
         Ok(Deleted { items, reclaimed })
     }
 
-    /// docker's `checkImageDeleteConflict`: hard conflicts (children; running containers) and,
-    /// when `soft`, references that remain (and stopped containers).
-    fn delete_conflict(&self, id: &str, hard: bool, soft: bool) -> Result<Option<Conflict>> {
-        if hard && !self.store.children(id)?.is_empty() {
-            return Ok(Some(Conflict {
-                hard: true,
-                message: "image has dependent child images",
-            }));
+    /// docker's `checkImageDeleteConflict` for the kinds in `mask`, in its order.
+    fn delete_conflict(&self, id: &str, mask: u8) -> Result<Option<Conflict>> {
+        let conflict = |hard, used, message: String| {
+            Ok(Some(Conflict {
+                hard,
+                used,
+                message,
+            }))
+        };
+        if mask & CHILD != 0 && !self.store.children(id)?.is_empty() {
+            return conflict(true, false, "image has dependent child images".into());
         }
-        if soft && !self.store.refs_of(id)?.is_empty() {
-            return Ok(Some(Conflict {
-                hard: false,
-                message: "image is referenced in multiple repositories",
-            }));
+        if mask & RUNNING != 0 {
+            if let Some(c) = self.container_using(id, |s| s.running) {
+                return conflict(
+                    true,
+                    true,
+                    format!("image is being used by running container {}", short(&c)),
+                );
+            }
+        }
+        if mask & REFERENCE != 0 && !self.store.refs_of(id)?.is_empty() {
+            return conflict(
+                false,
+                false,
+                "image is referenced in multiple repositories".into(),
+            );
+        }
+        if mask & STOPPED != 0 {
+            if let Some(c) = self.container_using(id, |s| !s.running) {
+                return conflict(
+                    false,
+                    true,
+                    format!("image is being used by stopped container {}", short(&c)),
+                );
+            }
         }
         Ok(None)
+    }
+
+    /// The ID of a container made from image `id` whose state matches `pred` (the oldest).
+    fn container_using(
+        &self,
+        id: &str,
+        pred: impl Fn(&crate::engine::containers::State) -> bool,
+    ) -> Option<String> {
+        let map = self
+            .containers
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .map(|c| c.snapshot())
+            .filter(|r| r.image == id && pred(&r.state))
+            .min_by(|a, b| a.created.cmp(&b.created))
+            .map(|r| r.id)
     }
 
     /// Removes an unnamed image's record, then the layers and blobs nothing else uses; returns
@@ -214,10 +288,9 @@ fn is_single_reference(refs: &[RefRecord]) -> bool {
 }
 
 fn conflict_error(id: &str, c: &Conflict) -> EngineError {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    let short = &hex[..hex.len().min(12)];
     EngineError::Conflict(format!(
-        "conflict: unable to delete {short} ({}) - {}",
+        "conflict: unable to delete {} ({}) - {}",
+        short(id),
         if c.hard {
             "cannot be forced"
         } else {
