@@ -386,3 +386,64 @@ fn pier_run_it_through_a_pty() {
     assert_eq!(po.status.code(), dout.status.code());
     docker(&env.d, &["rm", "-f", "tt"]).ok();
 }
+
+/// The network scenario (testkit's `network_scenario`, also run against a reference dockerd in
+/// crates/pier/tests/containers_e2e.rs) through pierd: user networks with IPAM options, `-p` on
+/// 127.0.0.1, `port`/`ps`, connect/disconnect, errors and prune, pier and docker side by side.
+#[test]
+fn pier_and_docker_networks_through_pierd() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let mut c = Cmp::new(env.d.host(), pier_testkit::daemon::pier_bin());
+    let x = std::process::id() % 250;
+    let base = 50000 + (std::process::id() % 500) * 8;
+    pier_testkit::compare::network_scenario(
+        &mut c,
+        &format!("10.151.{x}"),
+        &format!("10.152.{x}"),
+        base,
+    );
+    // the default bridge: a published port, then port and ps by both CLIs over the same container
+    let port = (base + 5).to_string();
+    c.pair(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "dbr",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "busybox",
+            "sleep",
+            "100",
+        ],
+        &[
+            "run",
+            "-d",
+            "--name",
+            "pbr",
+            "-p",
+            &format!("127.0.0.1:{}:80", base + 6),
+            "busybox",
+            "sleep",
+            "100",
+        ],
+        None,
+    );
+    for args in [
+        &["port", "dbr"][..],
+        &["port", "pbr", "80"],
+        &["ps", "--format", "{{.Names}} {{.Ports}} {{.Networks}}"],
+        &[
+            "ps",
+            "--format",
+            "table {{.Names}}\t{{.Ports}}\t{{.Networks}}",
+        ],
+    ] {
+        c.same(args);
+    }
+    let rest = c.report();
+    drop(env);
+    assert!(rest.is_empty(), "pier and docker differ on pierd:\n{rest}");
+}
