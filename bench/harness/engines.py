@@ -238,7 +238,9 @@ def start_pierd(janitor, release_dir, bridge, subnet, env):
         make_bridge(janitor, bridge, subnet)
         argv += ["--bridge", bridge]
     if "--iptables" in helptext:
-        argv += ["--iptables=false"]
+        # pierd publishes ports through its own nft table (`pier-<bridge>`, removed by the
+        # janitor with the bridge); the host's ip_forward sysctl is left alone, as for dockerd
+        argv += ["--iptables=true", "--ip-forward=false"]
     if "--cgroup-parent" in helptext:
         parent = f"pier-bench-{janitor.tag}-pier"
         argv += ["--cgroup-parent", "/" + parent]

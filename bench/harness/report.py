@@ -40,7 +40,8 @@ then starts, each in its own directory under one work directory `$W` (`/var/tmp/
 - a loopback registry (`docker-registry serve`, `127.0.0.1:<free port>`) holding the fixture images;
 - **pierd** — `target/release/pierd -H unix://$W/pier/pier.sock --data-root $W/pier/data
   --exec-root $W/pier/exec --pidfile $W/pier/pierd.pid` (plus, once pierd has them, `--bridge` on a
-  bridge the harness creates as for dockerd, `--iptables=false` and `--cgroup-parent`);
+  bridge the harness creates as for dockerd, `--iptables=true --ip-forward=false` — published ports
+  through its own nft table, pierd having no userland proxy — and `--cgroup-parent`);
 - **the reference dockerd** (Debian's `docker.io`) with its own containerd (own root, state, socket,
   namespace; CRI plugin off), its own data root, exec root, socket and pid file, a bridge the harness
   creates (`pbd-<tag>`, a /24 no host route uses), `--iptables=false --ip-forward=false
