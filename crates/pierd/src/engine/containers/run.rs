@@ -98,6 +98,14 @@ impl Engine {
             }
             layers.push(chain);
         }
+        if layers.is_empty() && self.store.image(&rec.image)?.is_none() {
+            // No layers recorded (the image went away while the container was being created,
+            // or before this store recorded containers' layers) and no image to take them from.
+            return Err(EngineError::System(format!(
+                "the container's image {} was removed (docker rmi -f); pier cannot start it",
+                rec.image
+            )));
+        }
         let dir = self.container_dir(id);
         let run = self.container_run_dir(id);
         let rootfs = self.rootfs(id);
