@@ -222,6 +222,10 @@ fn default_bridge_publishes_ports_on_loopback_and_host_address() {
     drop(l);
     // Stop: the rule and the veth go.
     docker(&env.d, &["rm", "-f", "web", "clash"]).ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nft_table(&env).contains(&format!("dport {port}")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let t = nft_table(&env);
     assert!(!t.contains(&format!("dport {port}")), "{t}");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -229,4 +233,550 @@ fn default_bridge_publishes_ports_on_loopback_and_host_address() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(veths_on(&env.d.bridge()), Vec::<String>::new());
+}
+
+/// Active endpoint rows (IP allocations) in the daemon's store.
+fn allocations(env: &Env) -> usize {
+    let out = Command::new("sqlite3")
+        .arg(env.d.data_root().join("pier.db"))
+        .arg("SELECT count(*) FROM endpoints WHERE ip IS NOT NULL")
+        .output()
+        .expect("sqlite3");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn ip_of(env: &Env, name: &str, net: &str) -> String {
+    inspect(env, name)["NetworkSettings"]["Networks"][net]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn user_networks_resolve_names_and_are_isolated() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let d = &env.d;
+    let id = docker(d, &["network", "create", "--label", "k=v", "n1"])
+        .ok()
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    docker(d, &["network", "create", "n2"]).ok();
+    // Duplicate name: docker's 409 text.
+    let r = docker(d, &["network", "create", "n1"]);
+    assert!(
+        r.stderr.contains("network with name n1 already exists"),
+        "{r}"
+    );
+    // Overlapping subnet: 400 with docker's text.
+    let sub = inspect(&env, "n1")["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = docker(d, &["network", "create", "--subnet", &sub, "n3"]);
+    assert_ne!(r.code, Some(0));
+    assert!(
+        r.stderr
+            .contains("Pool overlaps with other one on this address space"),
+        "{r}"
+    );
+    let ls = docker(d, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
+        .ok()
+        .to_string();
+    for want in [
+        "bridge bridge",
+        "host host",
+        "none null",
+        "n1 bridge",
+        "n2 bridge",
+    ] {
+        assert!(ls.lines().any(|l| l == want), "{ls}");
+    }
+    let ls = docker(d, &["network", "ls", "-q", "--filter", "label=k=v"])
+        .ok()
+        .to_string();
+    assert_eq!(ls.trim(), &id[..12]);
+    httpd(&env, "srv", &["--network", "n1", "--network-alias", "web"]);
+    let srv_ip = ip_of(&env, "srv", "n1");
+    let ps = docker(
+        d,
+        &["ps", "--filter", "network=n1", "--format", "{{.Names}}"],
+    )
+    .ok()
+    .to_string();
+    assert_eq!(ps, "srv\n");
+    let v = inspect(&env, "srv");
+    let ep = &v["NetworkSettings"]["Networks"]["n1"];
+    assert_eq!(ep["Aliases"][0], "web", "{ep}");
+    assert!(
+        ep["DNSNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "srv"),
+        "{ep}"
+    );
+    let net = inspect(&env, "n1");
+    assert_eq!(
+        net["Containers"][v["Id"].as_str().unwrap()]["Name"],
+        "srv",
+        "{net}"
+    );
+    // By name and by alias, through the embedded DNS (resolv.conf points at 127.0.0.11).
+    let r = docker(d, &["run", "--rm", "--network", "n1", "busybox", "sh", "-c",
+        "cat /etc/resolv.conf; ping -c1 -W2 srv >/dev/null && echo PING-OK; wget -qO- http://srv/; wget -qO- http://web/"]);
+    assert!(r.stdout.contains("nameserver 127.0.0.11"), "{r}");
+    assert!(r.stdout.contains("PING-OK"), "{r}");
+    assert_eq!(r.stdout.matches("hello-from-").count(), 2, "{r}");
+    // Not across networks: no name, no route through the filter.
+    let r = docker(d, &["run", "--rm", "--network", "n2", "busybox", "sh", "-c",
+        &format!("wget -qO- -T 2 http://srv/ && echo NAME-REACHED; wget -qO- -T 2 http://{srv_ip}/ && echo IP-REACHED; true")]);
+    assert!(!r.stdout.contains("REACHED"), "{r}");
+    // In use: 403 with docker's text; predefined networks cannot go.
+    let r = docker(d, &["network", "rm", "n1"]);
+    assert!(r.stderr.contains("has active endpoints"), "{r}");
+    let r = docker(d, &["network", "rm", "bridge"]);
+    assert!(
+        r.stderr
+            .contains("bridge is a pre-defined network and cannot be removed"),
+        "{r}"
+    );
+    docker(d, &["rm", "-f", "srv"]).ok();
+    docker(d, &["network", "rm", "n1"]).ok();
+    let r = docker(d, &["network", "inspect", "n1"]);
+    assert!(r.stderr.contains("network n1 not found"), "{r}");
+    let pruned = docker(d, &["network", "prune", "-f"]).ok().to_string();
+    assert!(pruned.contains("n2"), "{pruned}");
+    let ls = docker(d, &["network", "ls", "--format", "{{.Name}}"])
+        .ok()
+        .to_string();
+    assert_eq!(ls.lines().count(), 3, "{ls}");
+}
+
+#[test]
+fn internal_networks_have_no_outbound_route() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let d = &env.d;
+    // A subnet inside this daemon's own pool, so cleanup finds its bridge even on failure.
+    let base = d.address_pool().trim_end_matches(".0/24").to_string();
+    let (subnet, gw, ip) = (
+        format!("{base}.240/28"),
+        format!("{base}.241"),
+        format!("{base}.249"),
+    );
+    docker(
+        d,
+        &[
+            "network",
+            "create",
+            "--internal",
+            "--subnet",
+            &subnet,
+            "--gateway",
+            &gw,
+            "nint",
+        ],
+    )
+    .ok();
+    let net = inspect(&env, "nint");
+    assert_eq!(net["Internal"], true);
+    assert_eq!(net["IPAM"]["Config"][0]["Gateway"], gw.as_str());
+    let host = host_address()
+        .map(|a| a.to_string())
+        .unwrap_or("192.0.2.1".into());
+    let r = docker(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "nint",
+            "--ip",
+            &ip,
+            "busybox",
+            "sh",
+            "-c",
+            &format!("ip -4 addr show eth0; ip route; ip route get {host} 2>&1; true"),
+        ],
+    );
+    assert!(r.stdout.contains(&format!("inet {ip}/28")), "{r}");
+    assert!(!r.stdout.contains("default"), "{r}");
+    assert!(r.stdout.contains("unreachable"), "{r}");
+    // The default bridge has one.
+    let r = docker(d, &["run", "--rm", "busybox", "ip", "route"]);
+    assert!(r.stdout.contains("default via"), "{r}");
+    // --ip only on user networks, as docker.
+    let r = docker(d, &["run", "--rm", "--ip", "10.1.1.1", "busybox", "true"]);
+    assert!(
+        r.stderr
+            .contains("user specified IP address is supported on user defined networks only"),
+        "{r}"
+    );
+    docker(d, &["network", "rm", "nint"]).ok();
+}
+
+/// An HTTP GET of `peer` with busybox nc (busybox's static wget crashes on some failures).
+const HTTP_GET_PEER: &str =
+    "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 peer 80 | grep hello-from- || false";
+
+#[test]
+fn connect_and_disconnect_while_running() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let d = &env.d;
+    docker(d, &["network", "create", "na"]).ok();
+    docker(d, &["network", "create", "nb"]).ok();
+    httpd(&env, "peer", &["--network", "nb"]);
+    docker(
+        d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "cx",
+            "--network",
+            "na",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    )
+    .ok();
+    let r = docker(
+        d,
+        &[
+            "exec",
+            "cx",
+            "sh",
+            "-c",
+            &format!("{HTTP_GET_PEER} || echo NOPE"),
+        ],
+    );
+    assert!(r.stdout.contains("NOPE"), "{r}");
+    docker(d, &["network", "connect", "--alias", "cc", "nb", "cx"]).ok();
+    let v = inspect(&env, "cx");
+    let nets = v["NetworkSettings"]["Networks"].as_object().unwrap();
+    assert!(nets.contains_key("na") && nets.contains_key("nb"), "{v}");
+    let nb_ip = nets["nb"]["IPAddress"].as_str().unwrap().to_string();
+    let r = docker(
+        d,
+        &[
+            "exec",
+            "cx",
+            "sh",
+            "-c",
+            &format!("ip -4 addr show eth1; {HTTP_GET_PEER}"),
+        ],
+    );
+    assert!(r.stdout.contains(&format!("inet {nb_ip}/")), "{r}");
+    assert!(r.stdout.contains("hello-from-"), "{r}");
+    // The peer resolves the connected container by its alias.
+    let r = docker(d, &["exec", "peer", "ping", "-c1", "-W2", "cc"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let r = docker(d, &["network", "connect", "nb", "cx"]);
+    assert!(r.stderr.contains("already exists in network nb"), "{r}");
+    docker(d, &["network", "disconnect", "nb", "cx"]).ok();
+    let r = docker(
+        d,
+        &[
+            "exec",
+            "cx",
+            "sh",
+            "-c",
+            &format!("ip link show eth1 2>&1; {HTTP_GET_PEER} || echo NOPE"),
+        ],
+    );
+    assert!(r.stdout.contains("NOPE"), "{r}");
+    assert!(!inspect(&env, "cx")["NetworkSettings"]["Networks"]
+        .as_object()
+        .unwrap()
+        .contains_key("nb"));
+    let r = docker(d, &["network", "disconnect", "nb", "cx"]);
+    assert!(r.stderr.contains("is not connected to network nb"), "{r}");
+    // A failed live connect (address taken) leaves the running endpoints alone.
+    let peer_ip = ip_of(&env, "peer", "nb");
+    let na_ip = ip_of(&env, "cx", "na");
+    let r = docker(d, &["network", "connect", "--ip", &peer_ip, "nb", "cx"]);
+    assert_ne!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("Address already in use"), "{r}");
+    let r = docker(d, &["exec", "cx", "ip", "-4", "addr", "show", "eth0"]);
+    assert!(r.stdout.contains(&format!("inet {na_ip}/")), "{r}");
+    assert_eq!(ip_of(&env, "cx", "na"), na_ip);
+    // Events for the network verbs.
+    // Until a moment after now: `--until` has second granularity.
+    let until = (std::time::SystemTime::now() + Duration::from_secs(2))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let ev = docker(
+        d,
+        &[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}}",
+        ],
+    )
+    .ok()
+    .to_string();
+    for a in ["create", "connect", "disconnect"] {
+        assert!(ev.lines().any(|l| l == a), "{ev}");
+    }
+}
+
+#[test]
+fn run_flags_hosts_dns_container_mode_and_mac() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let d = &env.d;
+    let gw = format!("{}1", d.bridge_subnet_prefix());
+    let r = docker(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--hostname",
+            "h1",
+            "--add-host",
+            "gw:host-gateway",
+            "--add-host",
+            "db:10.1.2.3",
+            "--dns",
+            "10.9.9.9",
+            "--dns-search",
+            "example.test",
+            "--dns-option",
+            "ndots:3",
+            "--mac-address",
+            "02:42:aa:bb:cc:dd",
+            "busybox",
+            "sh",
+            "-c",
+            "hostname; cat /etc/hosts /etc/resolv.conf; ip link show eth0",
+        ],
+    );
+    let out = r.ok().to_string();
+    assert!(out.starts_with("h1\n"), "{out}");
+    assert!(out.contains(&format!("{gw}\tgw\n")), "{out}");
+    assert!(out.contains("10.1.2.3\tdb\n"), "{out}");
+    assert!(
+        out.contains("nameserver 10.9.9.9\nsearch example.test\noptions ndots:3\n"),
+        "{out}"
+    );
+    assert!(out.contains("02:42:aa:bb:cc:dd"), "{out}");
+    // container:<name> shares the other container's namespace.
+    docker(
+        d,
+        &["run", "-d", "--name", "base", "busybox", "sleep", "300"],
+    )
+    .ok();
+    let ip = ip_of(&env, "base", "bridge");
+    let r = docker(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:base",
+            "busybox",
+            "ip",
+            "-4",
+            "addr",
+            "show",
+            "eth0",
+        ],
+    );
+    assert!(r.stdout.contains(&format!("inet {ip}/24")), "{r}");
+    // An unknown network is dockerd's 404 at create (the CLI then tries a pull, as with dockerd).
+    let r = d.api(
+        "POST",
+        "/v1.50/containers/create",
+        Some(br#"{"Image":"busybox","HostConfig":{"NetworkMode":"nosuch"}}"#),
+    );
+    assert_eq!(r.status, 404);
+    assert!(
+        r.text().contains("network nosuch not found"),
+        "{}",
+        r.text()
+    );
+    // -P publishes the exposed ports on random host ports; docker port shows them.
+    docker(
+        d,
+        &[
+            "run", "-d", "--name", "pub", "-P", "--expose", "80", "--expose", "81/udp", "busybox",
+            "sleep", "300",
+        ],
+    )
+    .ok();
+    let p = docker(d, &["port", "pub"]).ok().to_string();
+    assert_eq!(p.lines().count(), 2, "{p}");
+    assert!(
+        p.contains("80/tcp -> 0.0.0.0:") && p.contains("81/udp -> 0.0.0.0:"),
+        "{p}"
+    );
+}
+
+/// The container's UDP `NoPorts` counter: datagrams that reached its namespace for a port
+/// nothing listens on (busybox has no UDP server applet, so this is what proves delivery).
+fn udp_noports(env: &Env, name: &str) -> u64 {
+    let snmp = docker(&env.d, &["exec", name, "cat", "/proc/net/snmp"])
+        .ok()
+        .to_string();
+    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
+    let keys: Vec<&str> = udp[0].split_whitespace().collect();
+    let vals: Vec<&str> = udp[1].split_whitespace().collect();
+    let i = keys.iter().position(|k| *k == "NoPorts").unwrap();
+    vals[i].parse().unwrap()
+}
+
+#[test]
+fn udp_publish() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let port = std::net::UdpSocket::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    docker(
+        &env.d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "udp1",
+            "-p",
+            &format!("127.0.0.1:{port}:9999/udp"),
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    )
+    .ok();
+    let p = docker(&env.d, &["port", "udp1", "9999/udp"])
+        .ok()
+        .to_string();
+    assert_eq!(p, format!("127.0.0.1:{port}\n"));
+    let before = udp_noports(&env, "udp1");
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        s.send_to(b"datagram\n", ("127.0.0.1", port)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while udp_noports(&env, "udp1") < before + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the datagrams did not reach the container"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kill_9_of_pierd_keeps_ports_and_addresses() {
+    let Some(mut env) = env_with_busybox() else {
+        return;
+    };
+    let port = free_port();
+    httpd(&env, "web", &["-p", &format!("{port}:80")]);
+    http_get(&format!("127.0.0.1:{port}")).expect("published port");
+    let web_ip = ip_of(&env, "web", "bridge");
+    let before = nft_table(&env);
+    assert!(
+        before.contains(&format!("tcp dport {port} dnat to {web_ip}:80")),
+        "{before}"
+    );
+    env.d.kill9();
+    // pierd is gone: the kernel keeps serving the port.
+    http_get(&format!("127.0.0.1:{port}")).expect("port answers while pierd is down");
+    env.d.start_again();
+    let after = nft_table(&env);
+    assert_eq!(before, after, "the rule set changed across the restart");
+    http_get(&format!("127.0.0.1:{port}")).expect("port answers after the restart");
+    // A new container gets a different address; the old one keeps its own.
+    docker(
+        &env.d,
+        &["run", "-d", "--name", "second", "busybox", "sleep", "300"],
+    )
+    .ok();
+    let second_ip = ip_of(&env, "second", "bridge");
+    assert_ne!(second_ip, web_ip);
+    assert_eq!(ip_of(&env, "web", "bridge"), web_ip);
+    assert_eq!(allocations(&env), 2);
+    // A container that died while pierd was down gives its address back at the restart.
+    env.d.kill9();
+    let pid = inspect_pid(&env, "second");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    env.d.start_again();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while allocations(&env) != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(allocations(&env), 1);
+    assert_eq!(nft_table(&env), before);
+}
+
+/// The container's init PID from the store (pierd may be down).
+fn inspect_pid(env: &Env, name: &str) -> i32 {
+    let out = Command::new("sqlite3")
+        .arg(env.d.data_root().join("pier.db"))
+        .arg(format!(
+            "SELECT json_extract(record, '$.state.Pid') FROM containers WHERE name = '/{name}'"
+        ))
+        .output()
+        .expect("sqlite3");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn run_rm_cycles_with_published_ports_leave_nothing_behind() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let port = free_port();
+    for i in 0..200 {
+        let r = docker(
+            &env.d,
+            &[
+                "run",
+                "--rm",
+                "-p",
+                &format!("{port}:80"),
+                "busybox",
+                "true",
+            ],
+        );
+        assert_eq!(r.code, Some(0), "cycle {i}: {r}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !veths_on(&env.d.bridge()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(veths_on(&env.d.bridge()), Vec::<String>::new());
+    assert_eq!(allocations(&env), 0);
+    // The rules are rewritten off the exit path: wait for the last rewrite.
+    while nft_table(&env).contains("dnat to") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let t = nft_table(&env);
+    assert!(!t.contains("dnat to"), "{t}");
+    let ps = docker(&env.d, &["ps", "-aq"]).ok().to_string();
+    assert_eq!(ps, "");
 }

@@ -263,7 +263,8 @@ def start_pierd(janitor, release_dir, bridge, subnet, env):
 def start_dockerd(janitor, bridge, subnet, env):
     """containerd + dockerd from Debian's docker.io, both confined to the work directory:
     own data root, exec root, socket, containerd (own root/state/socket/namespace), own bridge
-    (created here), no iptables, no ip_forward change, own cgroup parent."""
+    (created here), no iptables, no ip_forward change, own cgroup parent; published ports through
+    docker-proxy."""
     for b in ("dockerd", "containerd", "runc", "containerd-shim-runc-v2"):
         if not any(os.access(os.path.join(p, b), os.X_OK)
                    for p in env["PATH"].split(":") if p):
@@ -314,7 +315,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             "--containerd", ctr_sock, "--containerd-namespace", f"pier-bench-{janitor.tag}",
             "--containerd-plugins-namespace", f"pier-bench-{janitor.tag}-plugins",
             "--bridge", bridge, "--iptables=false", "--ip6tables=false", "--ip-forward=false",
-            "--ip-masq=false", "--userland-proxy=false",
+            # published ports go through docker-proxy (dockerd's default; with iptables off it
+            # is the only path), bound to the 127.0.0.1 address the workloads ask for
+            "--ip-masq=false", "--userland-proxy=true",
             "--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", "/" + parent,
             "--storage-driver", "overlay2", "--log-level", "warn"]
     logp = os.path.join(d, "dockerd.log")

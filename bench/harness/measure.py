@@ -126,6 +126,8 @@ def fmt_value(v, unit):
         return f"{v:.2f} s"
     if unit == "MiB":
         return f"{v:.1f} MiB"
+    if unit == "MiB/s":
+        return f"{v:.0f} MiB/s" if v >= 100 else f"{v:.1f} MiB/s"
     if unit == "KiB":
         return f"{v:.0f} KiB" if v >= 100 else f"{v:.1f} KiB"
     return f"{v:g} {unit}"

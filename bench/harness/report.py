@@ -26,7 +26,7 @@ As root on a fresh Debian 12 machine, from the repository root:
 
 ```sh
 bench/run                 # every workload (about 15–25 minutes on 2 cores)
-bench/run --quick         # a subset, 2–3 minutes after the build: mem-idle run run-nonet exec pull
+bench/run --quick         # a subset, 2–3 minutes after the build: mem-idle run run-nonet net-cost exec pull
 bench/run pull run        # chosen workloads
 bench/run --list          # the workloads
 ```
@@ -44,7 +44,7 @@ then starts, each in its own directory under one work directory `$W` (`/var/tmp/
 - **the reference dockerd** (Debian's `docker.io`) with its own containerd (own root, state, socket,
   namespace; CRI plugin off), its own data root, exec root, socket and pid file, a bridge the harness
   creates (`pbd-<tag>`, a /24 no host route uses), `--iptables=false --ip-forward=false
-  --ip-masq=false --userland-proxy=false`, cgroupfs driver under its own cgroup parent, and a config
+  --ip-masq=false` (published ports through docker-proxy), cgroupfs driver under its own cgroup parent, and a config
   file of its own (so neither `/etc/docker/daemon.json` nor `/etc/docker/key.json` is used).
 
 Fixture images, pushed once to the registry so both engines pull the very same bytes: `busybox`
@@ -87,7 +87,16 @@ none of it remains and says so in the section.
   error it gave — never a number — and docker's side is still measured. When no dockerd can be
   installed or started, pier is measured alone and the section says so.
 - Under `run --rm --network none`, a line gives each engine's networking cost: the median of `run`
-  minus the median with `--network none`, same client.
+  minus the median with `--network none`, same client. `net-cost` measures it more tightly: each
+  iteration runs both back to back and records the difference (issue 5's target: ≤ 5 ms).
+- `net-tput`: host → published port throughput. A container runs busybox `nc -ll -p 5201 -e wc -c`
+  published on `127.0.0.1:<free port>`; the harness sends 256 MiB (64 with `--quick`) from the host,
+  half-closes, and takes the time until the container's `wc -c` answers with the byte count, which
+  must equal what was sent (a busybox sink rather than iperf3, which would need its binary and
+  libraries inside the image). Higher is better here.
+- Until pierd has container networking (its API lists a `bridge` network), the networking
+  workloads report pier's side as "not available" rather than a figure for a loopback-only
+  namespace.
 - "previous" is the ratio the same row had in the newest section below that has one, to show
   run-to-run noise.
 
@@ -196,7 +205,8 @@ def render_section(info, results, prev):
                          f"{f'**{ratio:.2f}**' if ratio is not None else '—'} | "
                          f"{f'{pr:.2f}' if pr is not None else '—'} |")
         if wl == "run-nonet":
-            L += network_cost(by_workload.get("run", []), measures)
+            L += network_cost(by_workload.get("run", []), measures,
+                              by_workload.get("net-cost", []))
         L.append("")
         L.append("Commands:")
         L.append("")
@@ -216,9 +226,16 @@ def render_section(info, results, prev):
     return "\n".join(L)
 
 
-def network_cost(run, nonet):
+def network_cost(run, nonet, net_cost=()):
     """issue 5's figure: what the default network adds to `run --rm busybox true`, per engine
-    (median with the default network − median with `--network none`, same client)."""
+    (median with the default network − median with `--network none`, same client). An engine
+    the `net-cost` workload found without container networking is named as not available
+    instead of given a figure."""
+    unavailable = {}
+    for m in net_cost:
+        for e in ENGINES:
+            if (m.error[e] or "").startswith("not available"):
+                unavailable[e] = m.error[e]
     out = []
     for a in run:
         for b in nonet:
@@ -227,7 +244,9 @@ def network_cost(run, nonet):
             parts = []
             for e in ENGINES:
                 sa, sb = a.stats(e, "t"), b.stats(e, "t")
-                if sa and sb:
+                if e in unavailable:
+                    parts.append(f"{e} {unavailable[e]}")
+                elif sa and sb:
                     parts.append(f"{e} {fmt_value(sa['median'] - sb['median'], 's')}")
             if parts:
                 out.append(f"Networking cost, {a.variant} (median of `run` − median with "

@@ -16,7 +16,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 
-from harness import fixtures, host, measure, report  # noqa: E402
+from harness import fixtures, host, measure, report, workloads  # noqa: E402
 from harness.measure import Measurement, Metric, SideError, alternate  # noqa: E402
 
 
@@ -123,6 +123,67 @@ class ReportTest(unittest.TestCase):
         run.samples["pier"]["t"], nonet.samples["pier"]["t"] = [0.030], [0.020]
         lines = report.network_cost([run], [nonet])
         self.assertTrue(any("pier 10.0 ms" in x for x in lines), lines)
+
+
+    def test_network_cost_line_names_an_engine_without_networking(self):
+        run, nonet, cost = meas("run"), meas("run-nonet"), meas("net-cost")
+        for m in (run, nonet):
+            m.samples["pier"]["t"], m.samples["docker"]["t"] = [0.03], [0.05]
+        cost.fail("pier", "not available: pierd has no container networking yet")
+        lines = report.network_cost([run], [nonet], [cost])
+        text = " ".join(lines)
+        self.assertIn("pier not available", text)
+        self.assertIn("docker 0.0 ms", text)
+
+
+class NetWorkloadTest(unittest.TestCase):
+    def test_networking_error_until_pierd_lists_a_bridge(self):
+        class Eng:
+            def __init__(self, status, body):
+                self.status, self.body = status, body
+
+            def api(self, path, timeout=30):
+                assert path == "/networks"
+                return self.status, self.body
+
+        class C:
+            engines = {}
+        c = C()
+        c.engines = {"pier": Eng(501, {"message": "no"}), "docker": Eng(200, [])}
+        self.assertIn("not available", workloads.networking_error(c, "pier"))
+        self.assertIsNone(workloads.networking_error(c, "docker"))
+        c.engines["pier"] = Eng(200, [{"Name": "bridge"}, {"Name": "none"}])
+        self.assertIsNone(workloads.networking_error(c, "pier"))
+
+    def test_sink_counts_every_byte(self):
+        import socket
+        import threading
+
+        def serve(srv, lie):
+            conn, _ = srv.accept()
+            n = 0
+            while True:
+                b = conn.recv(1 << 16)
+                if not b:
+                    break
+                n += len(b)
+            conn.sendall(f"{n - lie}\n".encode())
+            conn.close()
+
+        for lie, ok in ((0, True), (1, False)):
+            srv = socket.socket()
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(1)
+            t = threading.Thread(target=serve, args=(srv, lie))
+            t.start()
+            port = srv.getsockname()[1]
+            if ok:
+                self.assertGreater(workloads.send_to_sink(port, 3 << 20), 0)
+            else:
+                with self.assertRaises(SideError):
+                    workloads.send_to_sink(port, 3 << 20)
+            t.join()
+            srv.close()
 
 
 class FixturesTest(unittest.TestCase):

@@ -15,11 +15,12 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 
-from .engines import Client, disk_usage
+from .engines import Client, disk_usage, free_port
 from .host import parent_pid, proc_kib
 from .measure import (ENGINES, Measurement, Metric, SideError, alternate, fmt_value,
                       timed_run)
@@ -570,6 +571,131 @@ def runtime_floor(rootfs, runs):
             f"{fmt_value(times[-1], 's')} (min / median / max of {runs})")
 
 
+def networking_error(ctx, engine):
+    """Why `engine` cannot be measured for container networking, or None. pierd's networking is
+    there once its API lists a `bridge` network; until then its side reports "not available"
+    rather than a figure for a loopback-only namespace."""
+    if engine != "pier":
+        return None
+    eng = ctx.engines.get(engine)
+    if eng is None:
+        return None  # ctx.client() reports the missing engine
+    status, body = eng.api("/networks")
+    if status == 200 and any((n or {}).get("Name") == "bridge" for n in body or []):
+        return None
+    return (f"not available: pierd has no container networking yet (GET /networks answered "
+            f"{status})")
+
+
+def need_networking(ctx, engine):
+    err = networking_error(ctx, engine)
+    if err:
+        raise SideError(err)
+
+
+def w_net_cost(ctx):
+    """What the default network adds to `run --rm busybox true`: each iteration runs it with the
+    default network and with `--network none`, back to back, and records the difference."""
+    with_net = ["run", "--rm", ctx.busybox, "true"]
+    no_net = ["run", "--rm", "--network", "none", ctx.busybox, "true"]
+    w, r = ctx.counts(3, 20, 1, 5)
+    kind, label = ctx.variants(("own",))[0]
+    m = Measurement("net-cost", label,
+                    [Metric("extra", "default network − `--network none` (target ≤ 5 ms)", "s"),
+                     Metric("net", "`run --rm busybox true`, default network", "s"),
+                     Metric("none", "`run --rm --network none busybox true`", "s")],
+                    {e: [ctx.display(e, kind, with_net), ctx.display(e, kind, no_net)]
+                     for e in ENGINES},
+                    note="per iteration, the default-network run minus the `--network none` run")
+
+    def make(e, c):
+        ctx.need_busybox(e)
+        need_networking(ctx, e)
+        canary(c, ["run", "--rm", ctx.busybox, "echo", CANARY])
+
+        def once():
+            t_net = timed_run(c, with_net, timeout=120)
+            t_none = timed_run(c, no_net, timeout=120)
+            return {"extra": t_net - t_none, "net": t_net, "none": t_none}
+        return once
+    return [alternate(m, ctx.side_fns(kind, make), w, r)]
+
+
+SINK_PORT = 5201
+
+
+def send_to_sink(port, nbytes, timeout=120):
+    """Send nbytes to 127.0.0.1:port, half-close, and read the byte count the container's
+    `wc -c` answers; SideError unless it saw every byte. Returns the seconds taken."""
+    chunk = b"\0" * (1 << 20)
+    t0 = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            left = nbytes
+            while left > 0:
+                n = min(left, len(chunk))
+                s.sendall(chunk[:n])
+                left -= n
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            while True:
+                b = s.recv(64)
+                if not b:
+                    break
+                answer += b
+    except OSError as ex:
+        raise SideError(f"sending to 127.0.0.1:{port}: {ex}")
+    dt = time.perf_counter() - t0
+    got = answer.decode(errors="replace").strip()
+    if got != str(nbytes):
+        raise SideError(f"the container's sink counted {got or 'nothing'} of {nbytes} bytes")
+    return dt
+
+
+def w_net_tput(ctx):
+    """Host → published port throughput: a busybox `nc -ll -e wc -c` sink in a container
+    published on 127.0.0.1, fed by a host-side sender (iperf3 would need its binary and
+    libraries inside the image; the sink's byte count proves every byte arrived)."""
+    mib = 64 if ctx.quick else 256
+    w, r = ctx.counts(1, 5, 1, 3)
+    kind, label = ctx.variants(("own",))[0]
+    name = "pb-net-sink"
+    ports = {}
+
+    def run_args(e):
+        port = ports.setdefault(e, free_port())
+        return ["run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{SINK_PORT}", ctx.busybox,
+                "nc", "-ll", "-p", str(SINK_PORT), "-e", "wc", "-c"]
+    m = Measurement("net-tput", label,
+                    [Metric("mibps", f"{mib} MiB host → 127.0.0.1:published port → container "
+                            "(higher is better)", "MiB/s")],
+                    {e: [ctx.display(e, kind, run_args(e)),
+                         f"python: send {mib} MiB to 127.0.0.1:{ports[e]}, read `wc -c`'s count"]
+                     for e in ENGINES},
+                    note="busybox nc sink, not iperf3")
+
+    def make(e, c):
+        ctx.need_busybox(e)
+        need_networking(ctx, e)
+        ctx.force_rm(e, [name])
+        c.run(*run_args(e), timeout=120)
+        deadline = time.monotonic() + 30
+        while True:  # the sink (and any proxy in front of it) is up once 1 byte is counted
+            try:
+                send_to_sink(ports[e], 1, timeout=5)
+                break
+            except SideError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        return lambda: {"mibps": mib / send_to_sink(ports[e], mib << 20)}
+    try:
+        return [alternate(m, ctx.side_fns(kind, make), w, r)]
+    finally:
+        for e in ENGINES:
+            ctx.force_rm(e, [name])
+
+
 class Workload:
     def __init__(self, name, fn, quick, needs_debian, what):
         self.name, self.fn, self.quick, self.needs_debian, self.what = (
@@ -580,6 +706,10 @@ WORKLOADS = [
     Workload("mem-idle", w_mem_idle, True, False, "idle daemon RSS: pierd vs dockerd + containerd"),
     Workload("run", w_run, True, False, "`run --rm busybox true`"),
     Workload("run-nonet", w_run_nonet, True, False, "`run --rm --network none busybox true`"),
+    Workload("net-cost", w_net_cost, True, False,
+             "time the default network adds to `run --rm busybox true` (vs `--network none`)"),
+    Workload("net-tput", w_net_tput, False, False,
+             "host → published port throughput into a busybox `nc` sink"),
     Workload("exec", w_exec, True, False, "`exec c true` round trip"),
     Workload("logs", w_logs, False, False, "`logs` of 100k lines"),
     Workload("ps", w_ps, False, False, "`ps` with 100 containers"),
@@ -598,6 +728,8 @@ TITLES = {
     "mem-idle": "Idle daemon memory",
     "run": "`run --rm busybox true`",
     "run-nonet": "`run --rm --network none busybox true`",
+    "net-cost": "Networking cost of `run --rm busybox true` (default network − `--network none`)",
+    "net-tput": "Host → published port throughput (busybox `nc` sink)",
     "exec": "`exec pb-exec true`",
     "logs": "`logs` of 100 000 lines",
     "ps": "`ps` with 100 running containers",

@@ -162,6 +162,28 @@ pub async fn host_ipv4_networks() -> Result<Vec<Ipv4Net>> {
     Ok(out)
 }
 
+/// The IPv4 addresses (with prefix) on link `name`; empty when it does not exist. A pierd
+/// starting on an existing bridge adopts its address, as dockerd does.
+pub async fn link_ipv4(name: &str) -> Result<Vec<Ipv4Net>> {
+    let h = connect()?;
+    let Some(idx) = link_index(&h, name).await? else {
+        return Ok(Vec::new());
+    };
+    let mut addrs = h.address().get().set_link_index_filter(idx).execute();
+    let mut out = Vec::new();
+    while let Some(m) = addrs.try_next().await? {
+        if m.header.index != idx {
+            continue;
+        }
+        for a in &m.attributes {
+            if let AddressAttribute::Address(IpAddr::V4(ip)) = a {
+                out.push(Ipv4Net::new(*ip, m.header.prefix_len)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `net.ipv4.ip_forward` as the kernel has it.
 pub fn ip_forward_enabled() -> Result<bool> {
     let v = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")

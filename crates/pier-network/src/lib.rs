@@ -18,14 +18,15 @@ pub mod dns;
 pub mod endpoint;
 pub mod error;
 pub mod ipam;
+mod libnft;
 pub mod netns;
 pub mod nft;
 pub mod ports;
 pub mod subnet;
 
 pub use bridge::{
-    bridge_ports, enable_ip_forward, host_ipv4_networks, ip_forward_enabled, set_route_localnet,
-    Bridge,
+    bridge_ports, enable_ip_forward, host_ipv4_networks, ip_forward_enabled, link_ipv4,
+    set_route_localnet, Bridge,
 };
 pub use endpoint::{attach, detach, setup_loopback, AttachRequest, Endpoint};
 pub use error::{NetError, Result};

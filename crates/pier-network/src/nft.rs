@@ -1,6 +1,6 @@
 //! pier's nftables table. One table per daemon (family `ip`, name chosen by pierd, e.g.
-//! `pier-<suffix>`), generated in full from a declarative [`RuleSet`] and applied as ONE `nft -f -`
-//! transaction that creates, deletes and re-creates the table: the kernel swaps old for new
+//! `pier-<suffix>`), generated in full from a declarative [`RuleSet`] and applied as ONE nft
+//! transaction (in-process through libnftables when installed, else `nft -f -`) that creates, deletes and re-creates the table: the kernel swaps old for new
 //! atomically, there is never a moment without rules, and a restarted pierd reconciles by simply
 //! regenerating the set from the containers it finds (re-applying is idempotent, nothing duplicates).
 //! Other tables are never read or written.
@@ -228,8 +228,12 @@ impl RuleSet {
     }
 
     /// Applies the rule set atomically (see the module doc).
+    /// In-process through libnftables when it is installed, else through the `nft` binary.
     pub fn apply(&self) -> Result<()> {
         let script = self.render()?;
+        if let Some(r) = crate::libnft::run(&script) {
+            return r;
+        }
         run_nft(&["-f", "-"], Some(&script)).map(|_| ())
     }
 }

@@ -1,4 +1,5 @@
-//! OCI hooks: each hook is run with its own args and env (nothing inherited), the container's
+//! OCI hooks: each hook is run with its own args and env (nothing inherited; startContainer hooks
+//! without an `env` get the container process's, as runc's init has it), the container's
 //! state JSON on stdin, and an optional timeout (seconds) after which it is killed. A hook that
 //! fails (non-zero exit, timeout, cannot start) is an error carrying its stderr, as runc reports
 //! it. Which hooks run where (runtime namespace vs container namespace) is decided by the callers.
@@ -12,13 +13,22 @@ use std::time::{Duration, Instant};
 
 /// Run `hooks` in order, stopping at the first failure.
 pub fn run(hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
+    run_with_env(hooks, state, &[])
+}
+
+/// Like [`run`]; hooks without an `env` of their own get `default_env`.
+pub fn run_with_env(
+    hooks: &[Hook],
+    state: &serde_json::Value,
+    default_env: &[String],
+) -> Result<()> {
     for h in hooks {
-        run_one(h, state)?;
+        run_one(h, state, default_env)?;
     }
     Ok(())
 }
 
-fn run_one(h: &Hook, state: &serde_json::Value) -> Result<()> {
+fn run_one(h: &Hook, state: &serde_json::Value, default_env: &[String]) -> Result<()> {
     let path = h.path().display().to_string();
     let fail = |msg: String| RuntimeError::Hook {
         path: path.clone(),
@@ -31,7 +41,7 @@ fn run_one(h: &Hook, state: &serde_json::Value) -> Result<()> {
     }
     cmd.args(args.iter().skip(1));
     cmd.env_clear();
-    for kv in h.env().as_deref().unwrap_or_default() {
+    for kv in h.env().as_deref().unwrap_or(default_env) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }

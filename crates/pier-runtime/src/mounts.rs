@@ -331,6 +331,20 @@ fn mount_one(m: &Mount, ctx: &RootfsContext) -> Result<()> {
     if opts.flags.contains(MsFlags::MS_BIND) || typ == "bind" {
         typ = "bind".into();
     }
+    if typ == "proc" || typ == "sysfs" {
+        // Never mount these through a symlink (or onto a file): the path as written must be a
+        // directory or not exist yet (runc's check and message).
+        let literal = ctx
+            .rootfs
+            .join(m.destination().strip_prefix("/").unwrap_or(m.destination()));
+        if let Ok(meta) = std::fs::symlink_metadata(&literal) {
+            if !meta.is_dir() {
+                return Err(RuntimeError::InvalidConfig(format!(
+                    "filesystem {typ:?} must be mounted on ordinary directory"
+                )));
+            }
+        }
+    }
     let dest = secure_join(ctx.rootfs, m.destination())?;
     let rel = dest.strip_prefix(ctx.rootfs).unwrap_or(&dest).to_path_buf();
     let data = opts.data.join(",");
@@ -744,25 +758,28 @@ pub fn finalize(spec: &Spec) -> Result<()> {
         .unwrap_or_default()
     {
         let path = Path::new(p);
-        match do_mount(
-            Some(Path::new("/dev/null")),
-            path,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        ) {
-            Ok(()) => {}
-            Err(nix::errno::Errno::ENOENT) => {}
-            Err(nix::errno::Errno::ENOTDIR) => {
-                do_mount(
-                    Some(Path::new("tmpfs")),
-                    path,
-                    Some("tmpfs"),
-                    MsFlags::MS_RDONLY,
-                    None,
-                )
-                .ctx(|| format!("mask {p}"))?;
-            }
+        // Directories get an empty read-only tmpfs, anything else /dev/null. Look first: a
+        // failed bind mount is not free (the kernel undoes the clone and waits for an RCU grace
+        // period, milliseconds per path).
+        let r = match std::fs::symlink_metadata(path) {
+            Err(_) => continue,
+            Ok(m) if m.is_dir() => do_mount(
+                Some(Path::new("tmpfs")),
+                path,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            ),
+            Ok(_) => do_mount(
+                Some(Path::new("/dev/null")),
+                path,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            ),
+        };
+        match r {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
             Err(e) => return Err(e).ctx(|| format!("mask {p}")),
         }
     }

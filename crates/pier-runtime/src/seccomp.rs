@@ -2,8 +2,10 @@
 //! architectures, per-syscall actions with argument conditions, filter flags). The filter is
 //! built in the parent, so a bad profile fails before anything exists, and loaded in the child
 //! (before dropping capabilities when `noNewPrivileges` is false, since loading then needs
-//! CAP_SYS_ADMIN). Syscall names this libseccomp does not know are skipped, as runc does;
-//! `SCMP_ACT_NOTIFY` (a seccomp agent) is not supported and is an error.
+//! CAP_SYS_ADMIN). Syscall names this libseccomp does not know are skipped, as runc does.
+//! `SCMP_ACT_NOTIFY` needs `listenerPath`: the child sends the filter's notify fd to the runtime,
+//! which passes it to the agent listening there with the container process state
+//! ([`send_to_agent`], the OCI `ContainerProcessState` with `fds: ["seccompFd"]`).
 
 use crate::error::{Result, RuntimeError};
 use libseccomp::{
@@ -29,12 +31,7 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
         LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno.unwrap_or(eperm) as u16),
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(RuntimeError::Unsupported(
-                "seccomp action SCMP_ACT_NOTIFY (seccomp agents) is not supported by pier-runc"
-                    .into(),
-            ))
-        }
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -52,8 +49,24 @@ fn compare(op: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> (Scm
     }
 }
 
+/// Whether the section uses `SCMP_ACT_NOTIFY` (so a listener gets the notify fd).
+pub fn uses_notify(s: &LinuxSeccomp) -> bool {
+    s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify)
+}
+
 /// Compile the section into a filter ready to load.
 pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
+    if uses_notify(s) && s.listener_path().is_none() {
+        return Err(err("SCMP_ACT_NOTIFY needs a listenerPath"));
+    }
+    if s.default_action() == LinuxSeccompAction::ScmpActNotify {
+        return Err(err("SCMP_ACT_NOTIFY cannot be the default action"));
+    }
     let default = action(s.default_action(), s.default_errno_ret())?;
     let mut ctx = ScmpFilterContext::new(default).map_err(err)?;
     // The spec's noNewPrivileges decides; libseccomp must not set it behind our back.
@@ -124,6 +137,41 @@ pub fn load(ctx: &ScmpFilterContext) -> Result<()> {
     ctx.load().map_err(|e| err(format!("load filter: {e}")))
 }
 
+/// The notify fd of a loaded filter that has `SCMP_ACT_NOTIFY` rules.
+pub fn notify_fd(ctx: &ScmpFilterContext) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let fd = ctx
+        .get_notify_fd()
+        .map_err(|e| err(format!("seccomp notify fd: {e}")))?;
+    // SAFETY: libseccomp hands us the listener fd the kernel returned; we own it from here.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Give the notify fd to the seccomp agent at `listener`, with the container process state.
+pub fn send_to_agent(
+    listener: &std::path::Path,
+    metadata: Option<&str>,
+    pid: i32,
+    state: &serde_json::Value,
+    fd: &std::os::fd::OwnedFd,
+) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let sock = std::os::unix::net::UnixStream::connect(listener).map_err(|e| {
+        err(format!(
+            "connect to seccomp agent {}: {e}",
+            listener.display()
+        ))
+    })?;
+    let msg = serde_json::json!({
+        "ociVersion": state["ociVersion"],
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": metadata.unwrap_or(""),
+        "state": state,
+    });
+    crate::sys::send_fd(sock.as_raw_fd(), msg.to_string().as_bytes(), fd.as_raw_fd())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,12 +189,16 @@ mod tests {
     }
 
     #[test]
-    fn notify_is_refused() {
-        let s: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+    fn notify_needs_a_listener() {
+        let mut v = serde_json::json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
-        }))
-        .unwrap();
+        });
+        let s: LinuxSeccomp = serde_json::from_value(v.clone()).unwrap();
+        assert!(uses_notify(&s));
         assert!(build(&s).is_err());
+        v["listenerPath"] = "/run/agent.sock".into();
+        let s: LinuxSeccomp = serde_json::from_value(v).unwrap();
+        build(&s).unwrap();
     }
 }

@@ -21,6 +21,8 @@ pub enum Msg {
     Hooks,
     /// Setup finished; the init now waits on exec.fifo.
     Ready,
+    /// The seccomp notify fd rides along (SCM_RIGHTS): give it to the agent, then `Ok`.
+    SeccompFd,
     /// The parent's acknowledgement.
     Ok,
     /// Setup failed (either side).
@@ -31,6 +33,8 @@ pub enum Msg {
 #[derive(Debug)]
 pub struct Channel {
     fd: OwnedFd,
+    /// An fd that came with the last message (see [`Channel::take_fd`]).
+    received: std::cell::RefCell<Option<OwnedFd>>,
 }
 
 /// A connected pair: (parent end, child end).
@@ -42,7 +46,11 @@ pub fn pair() -> Result<(Channel, Channel)> {
         SockFlag::SOCK_CLOEXEC,
     )
     .ctx(|| "socketpair".into())?;
-    Ok((Channel { fd: a }, Channel { fd: b }))
+    let ch = |fd| Channel {
+        fd,
+        received: Default::default(),
+    };
+    Ok((ch(a), ch(b)))
 }
 
 impl Channel {
@@ -57,24 +65,55 @@ impl Channel {
         Ok(())
     }
 
-    /// Next message, or `None` on EOF (the other side is gone).
+    /// Send a message with an fd attached.
+    pub fn send_with_fd(&self, msg: &Msg, fd: &OwnedFd) -> Result<()> {
+        let buf = serde_json::to_vec(msg).expect("serializable");
+        crate::sys::send_fd(self.fd.as_raw_fd(), &buf, fd.as_raw_fd())
+    }
+
+    /// The fd that came with the last message received, if any.
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.received.borrow_mut().take()
+    }
+
+    /// Next message, or `None` on EOF (the other side is gone). An fd sent with it is kept for
+    /// [`Channel::take_fd`].
     pub fn recv(&self) -> Result<Option<Msg>> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::FromRawFd;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            match nix::sys::socket::recv(
+            let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let r = recvmsg::<()>(
                 self.fd.as_raw_fd(),
-                &mut buf,
-                nix::sys::socket::MsgFlags::empty(),
-            ) {
-                Ok(0) => return Ok(None),
-                Ok(n) => {
-                    return serde_json::from_slice(&buf[..n])
-                        .map(Some)
-                        .map_err(|e| RuntimeError::Other(format!("bad sync message: {e}")))
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            );
+            let (n, fd) = match r {
+                Ok(m) => {
+                    let mut fd = None;
+                    for c in m.cmsgs().ctx(|| "sync socket recv".into())? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for f in fds {
+                                // SAFETY: the kernel installed this fd for us.
+                                fd = Some(unsafe { OwnedFd::from_raw_fd(f) });
+                            }
+                        }
+                    }
+                    (m.bytes, fd)
                 }
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).ctx(|| "sync socket recv".into()),
+            };
+            if n == 0 {
+                return Ok(None);
             }
+            *self.received.borrow_mut() = fd;
+            return serde_json::from_slice(&buf[..n])
+                .map(Some)
+                .map_err(|e| RuntimeError::Other(format!("bad sync message: {e}")));
         }
     }
 

@@ -488,6 +488,153 @@ pub fn execveat_fd(fd: &impl AsRawFd, args: &[CString], env: &[CString]) -> Errn
     Errno::last()
 }
 
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::result::Result<libc::c_long, Errno> {
+    // SAFETY: `attr` is a live, correctly laid out `union bpf_attr` member of the size given.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r)
+    }
+}
+
+/// Load a `BPF_PROG_TYPE_CGROUP_DEVICE` program; returns its fd.
+pub fn bpf_prog_load_cgroup_device(insns: &[u64]) -> std::result::Result<OwnedFd, Errno> {
+    #[repr(C)]
+    struct ProgLoad {
+        prog_type: u32,
+        insn_cnt: u32,
+        insns: u64,
+        license: u64,
+        log_level: u32,
+        log_size: u32,
+        log_buf: u64,
+        kern_version: u32,
+        prog_flags: u32,
+        prog_name: [u8; 16],
+        prog_ifindex: u32,
+        expected_attach_type: u32,
+    }
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+    let mut name = [0u8; 16];
+    name[..11].copy_from_slice(b"pier_device");
+    let mut attr = ProgLoad {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: c"Apache".as_ptr() as u64,
+        log_level: 0,
+        log_size: 0,
+        log_buf: 0,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name: name,
+        prog_ifindex: 0,
+        expected_attach_type: 0,
+    };
+    let fd = bpf(BPF_PROG_LOAD, &mut attr)?;
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+#[repr(C)]
+struct ProgAttach {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+/// `BPF_PROG_ATTACH` of `prog` to the cgroup `cgroup`.
+pub fn bpf_prog_attach(
+    cgroup: RawFd,
+    prog: RawFd,
+    attach_type: u32,
+    flags: u32,
+) -> std::result::Result<(), Errno> {
+    let mut attr = ProgAttach {
+        target_fd: cgroup as u32,
+        attach_bpf_fd: prog as u32,
+        attach_type,
+        attach_flags: flags,
+        replace_bpf_fd: 0,
+    };
+    bpf(8, &mut attr).map(drop)
+}
+
+/// `BPF_PROG_DETACH` of `prog` from the cgroup `cgroup`.
+pub fn bpf_prog_detach(
+    cgroup: RawFd,
+    prog: RawFd,
+    attach_type: u32,
+) -> std::result::Result<(), Errno> {
+    let mut attr = ProgAttach {
+        target_fd: cgroup as u32,
+        attach_bpf_fd: prog as u32,
+        attach_type,
+        attach_flags: 0,
+        replace_bpf_fd: 0,
+    };
+    bpf(9, &mut attr).map(drop)
+}
+
+/// `BPF_PROG_QUERY`: ids of the programs attached to `cgroup` and the attach flags.
+pub fn bpf_prog_query(
+    cgroup: RawFd,
+    attach_type: u32,
+) -> std::result::Result<(Vec<u32>, u32), Errno> {
+    #[repr(C)]
+    struct Query {
+        target_fd: u32,
+        attach_type: u32,
+        query_flags: u32,
+        attach_flags: u32,
+        prog_ids: u64,
+        prog_cnt: u32,
+        _pad: u32,
+    }
+    let mut ids = vec![0u32; 64];
+    let mut attr = Query {
+        target_fd: cgroup as u32,
+        attach_type,
+        query_flags: 0,
+        attach_flags: 0,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        _pad: 0,
+    };
+    bpf(16, &mut attr)?;
+    ids.truncate(attr.prog_cnt as usize);
+    Ok((ids, attr.attach_flags))
+}
+
+/// `BPF_PROG_GET_FD_BY_ID`.
+pub fn bpf_prog_get_fd_by_id(id: u32) -> std::result::Result<OwnedFd, Errno> {
+    #[repr(C)]
+    struct ById {
+        prog_id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+    let mut attr = ById {
+        prog_id: id,
+        next_id: 0,
+        open_flags: 0,
+    };
+    let fd = bpf(13, &mut attr)?;
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

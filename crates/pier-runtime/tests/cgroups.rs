@@ -68,3 +68,100 @@ fn v1_manager_on_hybrid_or_v1_hosts() {
         .join("relative-child");
     assert_eq!(paths["memory"], want);
 }
+
+/// Where a cgroup2 hierarchy is mounted: /sys/fs/cgroup on a pure v2 host, the `unified` mount
+/// of a hybrid one.
+fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        if post.split_whitespace().next() != Some("cgroup2") {
+            return None;
+        }
+        pre.split_whitespace().nth(4).map(std::path::PathBuf::from)
+    })
+}
+
+/// Open `dev` for reading from a process moved into the cgroup `dir` first; true if it opened.
+fn can_open_in(dir: &Path, dev: &str) -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("cgroup.procs"))
+        .unwrap();
+    let fd = procs.as_raw_fd();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", &format!(": < {dev}")]);
+    // SAFETY: one write(2) of a static buffer between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    drop(procs);
+    status.success()
+}
+
+/// The v2 device allowlist is an eBPF program: the defaults allow /dev/null and deny
+/// /dev/kmsg; an update with a rule for /dev/kmsg replaces the program (still one attached)
+/// and lets it through; with everything allowed, a rule denying `r` on /dev/kmsg blocks it.
+#[test]
+fn v2_device_allowlist_ebpf() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skip: needs root");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        eprintln!("skip: no cgroup2 hierarchy mounted on this host");
+        return;
+    };
+    if !Path::new("/dev/kmsg").exists() {
+        eprintln!("skip: no /dev/kmsg to test with");
+        return;
+    }
+    let dir = mount.join(format!("pier-rt-devices-{}", std::process::id()));
+    let m = cgroups::v2::V2Manager::new_in(mount.clone(), dir.clone());
+    struct Gone<'a>(&'a dyn CgroupManager);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.destroy();
+        }
+    }
+    let _gone = Gone(&m);
+    m.create().unwrap();
+    let res = |devices: serde_json::Value| -> oci_spec::runtime::LinuxResources {
+        serde_json::from_value(serde_json::json!({ "devices": devices })).unwrap()
+    };
+    m.apply(
+        &res(serde_json::json!([{"allow": false, "access": "rwm"}])),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cgroups::devices::attached(&dir).unwrap().len(), 1);
+    assert!(can_open_in(&dir, "/dev/null"));
+    assert!(!can_open_in(&dir, "/dev/kmsg"));
+
+    let kmsg = serde_json::json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"}
+    ]);
+    m.apply(&res(kmsg), &[]).unwrap();
+    assert_eq!(cgroups::devices::attached(&dir).unwrap().len(), 1);
+    assert!(can_open_in(&dir, "/dev/kmsg"));
+
+    // Everything allowed but reading /dev/kmsg.
+    let all_but = serde_json::json!([
+        {"allow": true, "access": "rwm"},
+        {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "r"}
+    ]);
+    m.apply(&res(all_but), &[]).unwrap();
+    assert!(!can_open_in(&dir, "/dev/kmsg"));
+    assert!(can_open_in(&dir, "/dev/null"));
+    m.destroy().unwrap();
+    assert!(!dir.exists());
+}

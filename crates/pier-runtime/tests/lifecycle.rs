@@ -282,6 +282,10 @@ fn hooks_get_state_on_stdin() {
         return;
     }
     let mut b = Bundle::new(&["true"]);
+    b.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("PIER_T=from-process"));
     let out = b.path().join("hooks.log");
     let hook = |name: &str| json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("read s; echo \"{name} $s\" >> {}", out.display())]}]);
     // startContainer runs inside the container: it sees the log through a bind mount.
@@ -294,7 +298,12 @@ fn hooks_get_state_on_stdin() {
         "prestart": hook("prestart"),
         "createRuntime": hook("createRuntime"),
         "createContainer": hook("createContainer"),
-        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" > /hooklog/start"]}],
+        "startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"startContainer $s\" > /hooklog/start"]},
+            // Without an env of its own it gets the process's (as runc).
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo \"$PIER_T\" > /hooklog/env"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo \"$PIER_T\" > /hooklog/env2"], "env": ["X=y"]},
+        ],
         "poststart": hook("poststart"),
         "poststop": hook("poststop"),
     });
@@ -302,6 +311,9 @@ fn hooks_get_state_on_stdin() {
     assert!(o.status.success(), "{}", stderr(&o));
     let start = std::fs::read_to_string(inner.join("start")).unwrap();
     assert!(start.starts_with("startContainer {"), "{start}");
+    let env = |f: &str| std::fs::read_to_string(inner.join(f)).unwrap();
+    assert_eq!(env("env"), "from-process\n");
+    assert_eq!(env("env2"), "\n");
     let log = std::fs::read_to_string(&out).unwrap();
     let names: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(
@@ -637,4 +649,36 @@ fn signals_are_reset_before_exec() {
     assert_eq!(code, 0);
     assert_eq!(out, want);
     pier_runtime::container::delete(&b.root, &b.id, false).unwrap();
+}
+
+/// SCMP_ACT_NOTIFY: the agent listening on `listenerPath` gets the container process state
+/// (id, init pid, metadata, `fds: ["seccompFd"]`) and the notify fd.
+#[test]
+fn seccomp_notify_fd_reaches_the_agent() {
+    if !is_root() {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let sock = b.path().join("agent.sock");
+    let agent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": sock,
+        "listenerMetadata": "meta-data",
+        "syscalls": [{"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    assert!(b.create().status.success());
+    let (conn, _) = agent.accept().unwrap();
+    let (fd, payload) = pier_runtime::sys::recv_fd(conn.as_raw_fd()).unwrap();
+    let msg: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let st = b.state();
+    assert_eq!(msg["fds"], json!(["seccompFd"]), "{msg}");
+    assert_eq!(msg["pid"], st["pid"], "{msg}");
+    assert_eq!(msg["state"]["id"], json!(b.id), "{msg}");
+    assert_eq!(msg["metadata"], "meta-data");
+    // The fd is a seccomp listener: anon inode "[seccomp notify]".
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    assert!(link.to_string_lossy().contains("seccomp"), "{link:?}");
+    assert!(b.runc(&["delete", "--force", &b.id]).status.success());
 }

@@ -147,6 +147,30 @@ fn symlinked_mount_destination_stays_in_rootfs() {
     assert!(!mi.contains(&host.path().display().to_string()));
 }
 
+/// proc and sysfs are never mounted through a symlink (runc's check and message), even one that
+/// stays inside the rootfs.
+#[test]
+fn proc_and_sysfs_through_a_symlink_are_refused() {
+    if !is_root() {
+        return;
+    }
+    for dir in ["proc", "sys"] {
+        let b = Bundle::new(&["true"]);
+        let p = b.rootfs().join(dir);
+        std::fs::remove_dir(&p).unwrap();
+        std::fs::create_dir(b.rootfs().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere", &p).unwrap();
+        let o = b.run();
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("must be mounted on ordinary directory"),
+            "{}",
+            stderr(&o)
+        );
+        b.assert_clean();
+    }
+}
+
 #[test]
 fn no_leaked_fds_and_cwd_cannot_escape() {
     if !is_root() {

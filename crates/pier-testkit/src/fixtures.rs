@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
@@ -137,7 +136,7 @@ pub fn other_arch() -> &'static str {
 }
 
 /// Applets linked into /bin when `busybox --list` cannot be run.
-const APPLETS: &[&str] = &[
+pub(crate) const APPLETS: &[&str] = &[
     "[",
     "awk",
     "base64",
@@ -224,23 +223,7 @@ pub fn busybox_layer() -> &'static LayerBuilder {
         let bin = busybox_bin();
         let data = std::fs::read(&bin)
             .unwrap_or_else(|e| panic!("read {} (busybox-static): {e}", bin.display()));
-        let mut applets: Vec<String> = Command::new(&bin)
-            .arg("--list")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.contains('/') && *l != "busybox")
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if applets.is_empty() {
-            applets = APPLETS.iter().map(|s| s.to_string()).collect();
-        }
+        let applets = crate::bundle::busybox_applets();
         let mut l = LayerBuilder::new();
         for d in [
             "dev", "etc", "home", "proc", "root", "sys", "usr/bin", "var",

@@ -280,8 +280,8 @@ impl Client {
     }
 
     /// Hijack a connection as docker's CLI does for attach/exec start: `Connection: Upgrade`,
-    /// `Upgrade: tcp`; the daemon answers 101 (or 200 from old daemons) and the socket becomes a raw
-    /// byte stream in both directions.
+    /// `Upgrade: tcp`; the daemon answers 101 and the socket becomes a raw byte stream in both
+    /// directions. Any other status is docker's "unable to upgrade to tcp, received N".
     pub async fn hijack(
         &mut self,
         path: &str,
@@ -303,11 +303,13 @@ impl Client {
             None => empty(),
         };
         let resp = self.send(Method::POST, &full, &headers, body).await?;
-        let resp = if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            resp
-        } else {
-            check(resp, &full).await?
-        };
+        // docker's client takes only a 101 and reports anything else by its status alone.
+        if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return Err(CliError::Protocol(format!(
+                "unable to upgrade to tcp, received {}",
+                resp.status().as_u16()
+            )));
+        }
         let upgraded = hyper::upgrade::on(resp)
             .await
             .map_err(|e| CliError::Protocol(format!("error during hijack: {e}")))?;

@@ -526,6 +526,55 @@ mod tests {
     }
 
     #[test]
+    fn network_flags_and_file_keys() {
+        let c = DaemonConfig::merge(
+            &flags(&[
+                "--bridge",
+                "pk1",
+                "--bip",
+                "10.216.0.1/24",
+                "--default-address-pool",
+                "base=10.220.0.0/24,size=28",
+                "--iptables=false",
+                "--mtu",
+                "1400",
+            ]),
+            None,
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(c.net.bridge, "pk1");
+        assert_eq!(c.net.bip.as_deref(), Some("10.216.0.1/24"));
+        assert_eq!(c.net.pools, vec![("10.220.0.0/24".to_string(), 28)]);
+        assert!(!c.net.iptables && c.net.ip_forward && c.net.userland_proxy);
+        assert_eq!(c.net.mtu, 1400);
+        let c = DaemonConfig::merge(
+            &flags(&[]),
+            Some(r#"{"bridge": "pk2", "default-address-pools": [{"base": "10.9.0.0/16", "size": 24}], "userland-proxy": false}"#),
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(c.net.bridge, "pk2");
+        assert_eq!(c.net.pools, vec![("10.9.0.0/16".to_string(), 24)]);
+        assert!(!c.net.userland_proxy);
+        assert_eq!(
+            DaemonConfig::merge(&flags(&[]), None, Path::new("/x"))
+                .unwrap()
+                .net
+                .bridge,
+            "pier0"
+        );
+        assert!(DaemonConfig::merge(
+            &flags(&["--bridge", "a"]),
+            Some(r#"{"bridge": "b"}"#),
+            Path::new("/x")
+        )
+        .is_err());
+        assert!(parse_pool("base=10.0.0.0/8").is_err());
+        assert!(parse_pool("base=10.0.0.0/8,size=x").is_err());
+    }
+
+    #[test]
     fn flags_and_file_merge() {
         let f = flags(&[
             "-H",

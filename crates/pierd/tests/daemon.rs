@@ -48,6 +48,10 @@ fn base_args(dir: &Path) -> Vec<String> {
         dir.join("exec").display().to_string(),
         "--config-file".into(),
         config_file(dir, "{}").display().to_string(),
+        // No default bridge, no nft table: these tests are about the process, not networking.
+        "--bridge".into(),
+        "none".into(),
+        "--iptables=false".into(),
     ]
 }
 

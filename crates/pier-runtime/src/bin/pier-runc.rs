@@ -628,13 +628,19 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
             if let Some(x) = blkio_weight {
                 set("blockIO", "weight", x.into());
             }
-            let res: oci_spec::runtime::LinuxResources = serde_json::from_value(v)
+            let mut res: oci_spec::runtime::LinuxResources = serde_json::from_value(v)
                 .map_err(|e| RuntimeError::InvalidConfig(format!("resources: {e}")))?;
             let st = pier_runtime::state::ContainerState::load(&root, &id)?;
             if st.status(&root) == pier_runtime::Status::Stopped {
                 return Err(RuntimeError::Other("container not running".into()));
             }
-            pier_runtime::cgroups::manager(&st.cgroup).apply(&res, &[])?;
+            // Device rules not given stay those of the config (v2 replaces its eBPF program).
+            let linux = st.config.linux().clone().unwrap_or_default();
+            if res.devices().is_none() {
+                res.set_devices(linux.resources().as_ref().and_then(|r| r.devices().clone()));
+            }
+            let devices = linux.devices().clone().unwrap_or_default();
+            pier_runtime::cgroups::manager(&st.cgroup).apply(&res, &devices)?;
             Ok(0)
         }
     }

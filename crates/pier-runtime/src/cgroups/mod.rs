@@ -10,6 +10,7 @@
 //! `destroy` removes only the leaf directory the container used (parents such as `/docker` may be
 //! shared), killing what is left in it first.
 
+pub mod devices;
 pub mod v1;
 pub mod v2;
 

@@ -1,22 +1,28 @@
 //! cgroup v2 (unified): one directory; controllers enabled in every ancestor's
 //! `cgroup.subtree_control`; memory.max / memory.swap.max / memory.low, cpu.weight (converted from
 //! shares) / cpu.max, cpuset, pids.max, io.weight / io.max, hugetlb, `unified` keys written as is,
-//! freeze via cgroup.freeze, kill via cgroup.kill. The device allowlist needs an eBPF program,
-//! which this runtime does not load: device rules other than the defaults are reported as a
-//! warning on stderr (device nodes are still limited to what the spec creates).
+//! freeze via cgroup.freeze, kill via cgroup.kill, the device allowlist as an eBPF program
+//! ([`super::devices`]) replacing the one attached before.
 
 use super::{read, read_kv, read_procs, read_u64, remove_dir, write, CgroupManager, Stats};
 use crate::error::{Result, RuntimeError};
 use oci_spec::runtime::{LinuxDevice, LinuxResources};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct V2Manager {
+    /// The cgroup2 mount the path is below (`/sys/fs/cgroup` on a pure v2 host).
+    root: PathBuf,
     path: PathBuf,
 }
 
 impl V2Manager {
     pub fn new(path: PathBuf) -> Self {
-        V2Manager { path }
+        Self::new_in(PathBuf::from(super::CGROUP_ROOT), path)
+    }
+
+    /// A cgroup below another cgroup2 mount (the `unified` one of a hybrid host).
+    pub fn new_in(root: PathBuf, path: PathBuf) -> Self {
+        V2Manager { root, path }
     }
 }
 
@@ -30,7 +36,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 
 impl CgroupManager for V2Manager {
     fn create(&self) -> Result<()> {
-        let root = Path::new(super::CGROUP_ROOT);
+        let root = self.root.as_path();
         let rel = self.path.strip_prefix(root).unwrap_or(&self.path);
         let mut cur = root.to_path_buf();
         for comp in rel.components() {
@@ -47,7 +53,7 @@ impl CgroupManager for V2Manager {
         Ok(())
     }
 
-    fn apply(&self, res: &LinuxResources, _devices: &[LinuxDevice]) -> Result<()> {
+    fn apply(&self, res: &LinuxResources, devices: &[LinuxDevice]) -> Result<()> {
         let d = &self.path;
         if let Some(m) = res.memory() {
             if let Some(l) = m.limit() {
@@ -144,18 +150,11 @@ impl CgroupManager for V2Manager {
                 write(d, k, v)?;
             }
         }
-        let custom = res
-            .devices()
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .any(|r| r.allow());
-        if custom {
-            eprintln!(
-                "warning: cgroup v2 device allowlist (eBPF) is not enforced by pier-runc; \
-                 only the device nodes created in the container are reachable"
-            );
-        }
+        let rules = super::devices::Rules::for_container(
+            res.devices().as_deref().unwrap_or_default(),
+            devices,
+        );
+        super::devices::install(d, &rules)?;
         Ok(())
     }
 

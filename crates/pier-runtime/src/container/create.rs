@@ -269,6 +269,13 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
                     r?;
                 }
                 Event::Ready => return Ok(()),
+                Event::SeccompFd(fd) => {
+                    st.pid = launched.pid.unwrap_or(0);
+                    let r = send_seccomp_fd(&st, crate::state::Status::Creating, st.pid, &fd);
+                    drop(fd);
+                    launched.ack(&r)?;
+                    r?;
+                }
             }
         }
     })();
@@ -292,6 +299,34 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
     cleanup.dir = None;
     cleanup.cgroup = None;
     Ok(st)
+}
+
+/// Hand a container process's seccomp notify fd to the agent at the config's `listenerPath`.
+/// `pid` is the process the filter belongs to (the init, or an exec'd process).
+pub(crate) fn send_seccomp_fd(
+    st: &ContainerState,
+    status: crate::state::Status,
+    pid: i32,
+    fd: &OwnedFd,
+) -> Result<()> {
+    let seccomp = st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().clone())
+        .ok_or_else(|| RuntimeError::Init("seccomp notify fd without a seccomp section".into()))?;
+    let listener = seccomp
+        .listener_path()
+        .clone()
+        .ok_or_else(|| RuntimeError::Init("seccomp notify fd without a listenerPath".into()))?;
+    let state = st.hook_state(status);
+    crate::seccomp::send_to_agent(
+        &listener,
+        seccomp.listener_metadata().as_deref(),
+        pid,
+        &state,
+        fd,
+    )
 }
 
 /// The bundle path for `--bundle` defaulting (the current directory).

@@ -115,16 +115,25 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
             drop(sock);
             crate::console::become_tty(&slave)?;
         }
-        let exe = plan.apply()?;
+        let exe = plan.apply(ch)?;
         ch.send(&Msg::Ready)?;
         Err(plan.exec(&exe))
     })?;
     drop(console);
     drop(stdio);
     let r = (|| -> Result<i32> {
-        match launched.next_event()? {
-            Event::Ready => {}
-            Event::Hooks => return Err(RuntimeError::Init("unexpected hooks request".into())),
+        loop {
+            match launched.next_event()? {
+                Event::Ready => break,
+                Event::Hooks => return Err(RuntimeError::Init("unexpected hooks request".into())),
+                Event::SeccompFd(fd) => {
+                    let pid = launched.pid.unwrap_or(0);
+                    let r = super::create::send_seccomp_fd(&st, Status::Running, pid, &fd);
+                    drop(fd);
+                    launched.ack(&r)?;
+                    r?;
+                }
+            }
         }
         match launched.channel.recv()? {
             None => {}

@@ -97,7 +97,7 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
         mounts::finalize(&ctx.spec)?;
         mounts::apply_root_propagation(&ctx.spec)?;
     }
-    let exe = plan.apply()?;
+    let exe = plan.apply(ch)?;
     crate::sys::exit_on_signals()?;
     ch.send(&Msg::Ready)?;
     // Block until `start` opens the fifo for reading.
@@ -108,7 +108,7 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     (&fifo).write_all(b"0").ctx(|| "write exec fifo".into())?;
     drop(fifo);
     if let Some(h) = hooks.start_container() {
-        crate::hooks::run(h, &state)?;
+        crate::hooks::run_with_env(h, &state, &plan.env)?;
     }
     Err(plan.exec(&exe))
 }

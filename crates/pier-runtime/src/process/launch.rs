@@ -171,6 +171,8 @@ pub enum Event {
     Hooks,
     /// The body finished its setup.
     Ready,
+    /// The seccomp notify fd: give it to the agent, then call [`Launched::ack`].
+    SeccompFd(std::os::fd::OwnedFd),
 }
 
 impl Launched {
@@ -195,6 +197,13 @@ impl Launched {
                 }
                 Some(Msg::Hooks) => return self.after_pid(Event::Hooks),
                 Some(Msg::Ready) => return self.after_pid(Event::Ready),
+                Some(Msg::SeccompFd) => {
+                    let fd = self
+                        .channel
+                        .take_fd()
+                        .ok_or_else(|| RuntimeError::Init("seccomp notify fd missing".into()))?;
+                    return self.after_pid(Event::SeccompFd(fd));
+                }
                 Some(Msg::Error { msg }) => return Err(RuntimeError::Init(msg)),
                 Some(Msg::Ok) => {}
                 None => {

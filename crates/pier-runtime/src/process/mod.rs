@@ -175,7 +175,7 @@ impl ProcessPlan {
 
     /// Apply everything up to (not including) execve. Call as root in the container's
     /// namespaces and root directory.
-    pub fn apply(&mut self) -> Result<PathBuf> {
+    pub fn apply(&mut self, ch: &crate::sync::Channel) -> Result<PathBuf> {
         for r in &self.rlimits {
             let res = rlimit_resource(r)?;
             let lim = libc::rlimit {
@@ -213,13 +213,26 @@ impl ProcessPlan {
             // SAFETY: personality with an integer argument.
             unsafe { libc::personality(0x0008) };
         }
-        // Make the cwd while still root, as runc does.
+        // Make the cwd and enter it while still root, as runc does (again as the user if root
+        // may not: a volume only the user can enter). Before seccomp, whose filter may trap
+        // getcwd (SCMP_ACT_NOTIFY with an agent that never answers).
         let cwd = self.cwd.clone();
         if !cwd.exists() {
             let _ = std::fs::create_dir_all(&cwd);
         }
+        let chdir_later = match nix::unistd::chdir(&cwd) {
+            Ok(()) => {
+                check_cwd(&cwd)?;
+                false
+            }
+            Err(nix::errno::Errno::EACCES) | Err(nix::errno::Errno::EPERM) => true,
+            Err(e) => {
+                return Err(e)
+                    .ctx(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))
+            }
+        };
         if let (Some(f), false) = (&self.seccomp, self.no_new_privileges) {
-            crate::seccomp::load(f)?;
+            load_seccomp(f, ch)?;
         }
         if let Some(c) = &self.caps {
             c.drop_bounding()?;
@@ -247,21 +260,13 @@ impl ProcessPlan {
         if self.no_new_privileges {
             crate::sys::set_no_new_privs()?;
         }
-        if let (Some(f), true) = (&self.seccomp, self.no_new_privileges) {
-            crate::seccomp::load(f)?;
+        if chdir_later {
+            nix::unistd::chdir(&cwd)
+                .ctx(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
+            check_cwd(&cwd)?;
         }
-        nix::unistd::chdir(&cwd)
-            .ctx(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
-        match nix::unistd::getcwd() {
-            Ok(p) if p.is_absolute() && !p.to_string_lossy().starts_with("(unreachable)") => {}
-            // A seccomp profile may deny getcwd itself: nothing to check then.
-            Err(e) if e != nix::errno::Errno::ENOENT => {}
-            _ => {
-                return Err(RuntimeError::Init(format!(
-                    "current working directory {} is outside of the container",
-                    cwd.display()
-                )))
-            }
+        if let (Some(f), true) = (&self.seccomp, self.no_new_privileges) {
+            load_seccomp(f, ch)?;
         }
         crate::sys::umask(self.umask.unwrap_or(0o022));
         if self.env_var("HOME").is_none() {
@@ -288,6 +293,30 @@ impl ProcessPlan {
         let e = crate::sys::execve(&path, &args, &env);
         RuntimeError::Init(format!("exec {}: {e}", exe.display()))
     }
+}
+
+/// CVE-2024-21626: the cwd must be inside the container (not a leaked fd's directory).
+fn check_cwd(cwd: &Path) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() && !p.to_string_lossy().starts_with("(unreachable)") => Ok(()),
+        Err(e) if e != nix::errno::Errno::ENOENT => Ok(()),
+        _ => Err(RuntimeError::Init(format!(
+            "current working directory {} is outside of the container",
+            cwd.display()
+        ))),
+    }
+}
+
+/// Load the filter; with SCMP_ACT_NOTIFY rules its notify fd goes to the runtime (which gives it
+/// to the agent) and this process keeps no copy.
+fn load_seccomp(f: &ScmpFilterContext, ch: &crate::sync::Channel) -> Result<()> {
+    crate::seccomp::load(f)?;
+    if let Ok(fd) = crate::seccomp::notify_fd(f) {
+        ch.send_with_fd(&crate::sync::Msg::SeccompFd, &fd)?;
+        drop(fd);
+        ch.wait_ok()?;
+    }
+    Ok(())
 }
 
 fn home_of(uid: u32) -> Option<String> {

@@ -2,7 +2,7 @@
 //! the container (and its cgroup) whatever the test's outcome.
 #![allow(dead_code)]
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -38,33 +38,15 @@ impl Bundle {
             .prefix("pier-rt-")
             .tempdir()
             .unwrap();
-        let rootfs = dir.path().join("rootfs");
-        for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
-            std::fs::create_dir_all(rootfs.join(d)).unwrap();
-        }
-        std::fs::copy("/usr/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-        let list = Command::new("/usr/bin/busybox")
-            .arg("--list")
-            .output()
-            .unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" && !applet.contains('/') {
-                let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
-            }
-        }
-        std::fs::write(
-            rootfs.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:u:/home/user:/bin/sh\n",
-        )
-        .unwrap();
+        pier_testkit::bundle::busybox_rootfs(&dir.path().join("rootfs")).unwrap();
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let id = format!("t{}-{}", std::process::id(), n);
         let cgroup = format!("/pier-rt-test-{id}");
-        let mut config = pier_runtime::spec::default_spec(false);
-        config["process"]["terminal"] = json!(false);
-        config["process"]["args"] = json!(args);
-        config["hostname"] = json!("pier-test");
-        config["linux"]["cgroupsPath"] = json!(cgroup);
+        let config = pier_testkit::bundle::test_config(
+            pier_runtime::spec::default_spec(false),
+            args,
+            &cgroup,
+        );
         let root = dir.path().join("state");
         Bundle {
             dir,

@@ -48,29 +48,15 @@ impl Bundle {
             .prefix("pier-shim-")
             .tempdir()
             .unwrap();
-        let rootfs = dir.path().join("bundle/rootfs");
-        for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
-            std::fs::create_dir_all(rootfs.join(d)).unwrap();
-        }
-        std::fs::copy("/usr/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-        let list = Command::new("/usr/bin/busybox")
-            .arg("--list")
-            .output()
-            .unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" && !applet.contains('/') {
-                let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
-            }
-        }
-        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        pier_testkit::bundle::busybox_rootfs(&dir.path().join("bundle/rootfs")).unwrap();
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let id = format!("s{}-{}", std::process::id(), n);
         let cgroup = format!("/pier-shim-test-{id}");
-        let mut config = pier_runtime::spec::default_spec(false);
-        config["process"]["terminal"] = json!(false);
-        config["process"]["args"] = json!(args);
-        config["hostname"] = json!("pier-test");
-        config["linux"]["cgroupsPath"] = json!(cgroup);
+        let config = pier_testkit::bundle::test_config(
+            pier_runtime::spec::default_spec(false),
+            args,
+            &cgroup,
+        );
         Bundle {
             dir,
             id,

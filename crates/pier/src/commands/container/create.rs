@@ -668,9 +668,8 @@ pub async fn create_container(ctx: &mut Ctx, o: &ContainerOpts, body: &Value) ->
         }
     }
     let resp = match ctx.client.post_body(&path, body.to_string()).await {
-        Err(e)
-            if e.is_not_found() && o.pull != "never" && e.to_string().contains("No such image") =>
-        {
+        // docker's CLI pulls on any 404 from create (not only "No such image"), then creates again.
+        Err(e) if e.is_not_found() && o.pull != "never" => {
             eprintln!("Unable to find image '{display}' locally");
             pull_image(ctx, &o.image, o.platform.as_deref(), o.quiet).await?;
             ctx.client.post_body(&path, body.to_string()).await?

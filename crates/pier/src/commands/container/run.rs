@@ -105,6 +105,16 @@ async fn run_inner(ctx: &mut Ctx, args: Args) -> Result<()> {
         None => stream::DEFAULT_DETACH.to_vec(),
     };
     let mut body = build_body(o, args.detach)?;
+    if args.rm
+        && !matches!(
+            body["HostConfig"]["RestartPolicy"]["Name"].as_str(),
+            Some("no" | "")
+        )
+    {
+        return Err(CliError::Usage(
+            "conflicting options: cannot specify both --restart and --rm".into(),
+        ));
+    }
     body["HostConfig"]["AutoRemove"] = serde_json::json!(args.rm);
     let id = create_container(ctx, o, &body).await?;
     if args.detach {

@@ -699,6 +699,11 @@ impl Engine {
             if f.contains_key("ancestor") && !ancestors.contains(&rec.image) {
                 continue;
             }
+            if let Some(nets) = f.get("network") {
+                if !self.net_matches(&rec.id, nets) {
+                    continue;
+                }
+            }
             out.push(self.summary(&rec, opts.size));
             if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
                 break;

@@ -247,6 +247,15 @@ impl Engine {
         Ok(out)
     }
 
+    /// The `network` filter of `GET /containers/json`: attached to one of `nets` (name or ID
+    /// prefix).
+    pub(crate) fn net_matches(&self, cid: &str, nets: &[String]) -> bool {
+        self.networks.st().container_eps(cid).iter().any(|(n, _)| {
+            nets.iter()
+                .any(|x| n.name == *x || n.id.starts_with(x.as_str()))
+        })
+    }
+
     /// Records the endpoints of a new container.
     pub(crate) fn net_record(&self, cid: &str, eps: Vec<(String, EpRec)>) -> Result<()> {
         for (nid, ep) in eps {
@@ -264,6 +273,14 @@ impl Engine {
         }
         let bindings = ports::bindings(&rec.config, &rec.host_config)?;
         let name = rec.name.trim_start_matches('/').to_string();
+        let was_active: Vec<String> = self
+            .networks
+            .st()
+            .container_eps(&rec.id)
+            .into_iter()
+            .filter(|(_, e)| e.active.is_some())
+            .map(|(n, _)| n.id)
+            .collect();
         let result = (|| {
             let mut st = self.networks.st();
             let eps = st.container_eps(&rec.id);
@@ -336,7 +353,18 @@ impl Engine {
             Ok(())
         })();
         if let Err(e) = result {
-            self.net_release(&rec.id).await;
+            // Only what this call allocated: a live `connect` keeps the running endpoints.
+            let new: Vec<String> = self
+                .networks
+                .st()
+                .container_eps(&rec.id)
+                .into_iter()
+                .filter(|(n, e)| e.active.is_some() && !was_active.contains(&n.id))
+                .map(|(n, _)| n.id)
+                .collect();
+            for nid in new {
+                self.net_release_where(&rec.id, Some(&nid)).await;
+            }
             return Err(e);
         }
         Ok(())
@@ -442,22 +470,26 @@ impl Engine {
         if !self.net_enabled() || pid <= 0 {
             return Ok(());
         }
+        let t0 = std::time::Instant::now();
         let eps = self.networks.st().container_eps(&rec.id);
         let mtu = self.networks.opts.mtu;
         let mut with_ports = false;
         let mut user_nets = Vec::new();
+        // One default route: the first network with a gateway has it, as in docker.
+        let mut routed = eps.iter().any(|(_, e)| {
+            e.active
+                .as_ref()
+                .is_some_and(|a| !a.host_ifname.is_empty() && a.gateway.is_some())
+        });
         for (net, ep) in eps {
             let Some(a) = ep.active.clone() else { continue };
             if !a.host_ifname.is_empty() {
                 continue;
             }
-            let mut req = AttachRequest::new(
-                Netns::Pid(pid as u32),
-                &net.bridge,
-                a.ip,
-                a.prefix,
-                a.gateway,
-            );
+            let route = if routed { None } else { a.gateway };
+            routed |= route.is_some();
+            let mut req =
+                AttachRequest::new(Netns::Pid(pid as u32), &net.bridge, a.ip, a.prefix, route);
             req.mac = parse_mac(&a.mac);
             req.mtu = net
                 .options
@@ -487,6 +519,7 @@ impl Engine {
             self.register_dns(rec, &user_nets);
             self.start_dns(rec, pid)?;
         }
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros() as u64, "endpoints attached");
         Ok(())
     }
 
@@ -639,9 +672,15 @@ impl Engine {
             }
         }
         if had_ports {
-            if let Err(e) = self.apply_rules().await {
-                tracing::warn!(%cid, error = %e, "nft rules not updated");
-            }
+            // Off the exit path (`run --rm` waits for it): applies are serialized and each
+            // renders the state current at its turn, so the last one is always up to date.
+            let e = self.clone();
+            let cid = cid.to_string();
+            tokio::spawn(async move {
+                if let Err(err) = e.apply_rules().await {
+                    tracing::warn!(%cid, error = %err, "nft rules not updated");
+                }
+            });
         }
         if only.is_some() {
             // A live disconnect: the namespace stays, so the pair must go now.
@@ -778,5 +817,82 @@ impl Engine {
             ports::summary_ports(&ports::exposed(&rec.config, &rec.host_config), &[])
         };
         (ports, json!({"Networks": s["Networks"]}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn net(name: &str, default_bridge: bool) -> NetRec {
+        NetRec {
+            id: format!("{name}0123456789"),
+            name: name.into(),
+            driver: "bridge".into(),
+            created: String::new(),
+            bridge: format!("br-{name}"),
+            subnet: Some("10.213.9.0/24".parse().unwrap()),
+            gateway: None,
+            ip_range: None,
+            internal: false,
+            attachable: false,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            default_bridge,
+        }
+    }
+
+    #[test]
+    fn endpoint_config_follows_docker() {
+        let user = net("n1", false);
+        let ep = ep_from_config(
+            &user,
+            &json!({"IPAMConfig": {"IPv4Address": "10.213.9.7"}, "Aliases": ["web"], "MacAddress": "02:42:aa:bb:cc:dd"}),
+            1,
+        )
+        .unwrap();
+        assert_eq!(ep.req_ip, Some(Ipv4Addr::new(10, 213, 9, 7)));
+        assert_eq!(ep.aliases, vec!["web"]);
+        assert_eq!(ep.seq, 1);
+        let e = ep_from_config(
+            &user,
+            &json!({"IPAMConfig": {"IPv4Address": "10.1.1.1"}}),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no configured subnet"), "{e}");
+        assert!(ep_from_config(&user, &json!({"MacAddress": "zz"}), 0).is_err());
+        let bridge = net("bridge", true);
+        let e = ep_from_config(&bridge, &json!({"Aliases": ["x"]}), 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "network-scoped alias is supported only for containers in user defined networks"
+        );
+        let e = ep_from_config(
+            &bridge,
+            &json!({"IPAMConfig": {"IPv4Address": "10.213.9.7"}}),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "user specified IP address is supported on user defined networks only"
+        );
+    }
+
+    #[test]
+    fn network_lookup_by_id_name_and_prefix() {
+        let mut st = NetState::default();
+        for n in [net("alpha", false), net("beta", false)] {
+            st.nets.insert(n.id.clone(), n);
+        }
+        assert_eq!(st.find("alpha").unwrap().name, "alpha");
+        assert_eq!(st.find("beta0123456789").unwrap().name, "beta");
+        assert_eq!(st.find("bet").unwrap().name, "beta");
+        assert_eq!(
+            st.find("nope").unwrap_err().to_string(),
+            "network nope not found"
+        );
     }
 }

@@ -268,8 +268,17 @@ impl Engine {
         if opts.bridge != "none" {
             let existing = nets.values().find(|n| n.name == "bridge").cloned();
             let host_nets = pier_network::host_ipv4_networks().await.map_err(net_err)?;
-            // Our own bridge's address is not a conflict.
-            let own: Option<Ipv4Net> = existing.as_ref().and_then(|n| n.subnet);
+            // Our own bridge's address is not a conflict; an existing bridge's address is
+            // adopted when no record says otherwise (as dockerd does).
+            let on_link = pier_network::link_ipv4(&opts.bridge)
+                .await
+                .map_err(net_err)?
+                .into_iter()
+                .next();
+            let own: Option<Ipv4Net> = existing
+                .as_ref()
+                .and_then(|n| n.subnet)
+                .or(on_link.map(|a| a.trunc()));
             let others: Vec<Ipv4Net> = host_nets
                 .into_iter()
                 .filter(|h| Some(h.trunc()) != own.map(|o| o.trunc()))
@@ -287,6 +296,7 @@ impl Engine {
                         existing
                             .as_ref()
                             .and_then(|n| n.gateway)
+                            .or(on_link.map(|a| a.addr))
                             .unwrap_or(o.first_host()),
                     ),
                     None => {
