@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pier_e2e::{
-    docker, env_with_busybox, env_with_busybox_opts, inspect_container as inspect, pier,
-    skip_daemon, skip_docker, skip_pier, Env, V,
+    chain_ids, docker, env_with_busybox, env_with_busybox_opts, inspect_container as inspect, pier,
+    skip_daemon, skip_docker, skip_pier, snapshot_chains, snapshot_problems, Env, V,
 };
 use pier_testkit::DaemonOpts;
 use serde_json::{json, Value};
@@ -248,27 +248,56 @@ fn runtimes_from_daemon_json() {
 
 #[test]
 fn rmi_of_an_image_containers_use() {
-    let Some(env) = env_with_busybox() else {
+    let Some(mut env) = env_with_busybox() else {
         return;
     };
     let short = |id: &str| id.trim_start_matches("sha256:")[..12].to_string();
-    let cid = docker(&env.d, &["create", "--name", "stopped", "busybox", "true"])
-        .ok()
-        .trim()
-        .to_string();
+    // The subject: busybox plus one layer of its own, named `two` and by its registry reference;
+    // its bottom layer is busybox's, which stays tagged throughout.
+    let fixture = pier_testkit::fixtures::schema2(&env.reg);
+    docker(&env.d, &["pull", &fixture.reference()]).ok();
+    docker(&env.d, &["tag", &fixture.reference(), "two"]).ok();
+    let cid = docker(
+        &env.d,
+        &["create", "--name", "stopped", "two", "cat", "/etc/fixture"],
+    )
+    .ok()
+    .trim()
+    .to_string();
+    docker(&env.d, &["create", "--name", "pruned", "two", "true"]).ok();
     let img = inspect(&env, "stopped")["Image"]
         .as_str()
         .unwrap()
         .to_string();
+    let diff_ids: Vec<String> = serde_json::from_str(
+        docker(
+            &env.d,
+            &[
+                "image",
+                "inspect",
+                "two",
+                "--format",
+                "{{json .RootFS.Layers}}",
+            ],
+        )
+        .ok(),
+    )
+    .unwrap();
+    let chains = chain_ids(&diff_ids);
+    assert_eq!(chains.len(), 2);
+    let busybox_id = docker(&env.d, &["image", "inspect", "busybox", "-f", "{{.Id}}"])
+        .ok()
+        .trim()
+        .to_string();
     let reference = docker(&env.d, &["images", "--format", "{{.Repository}}:{{.Tag}}"])
         .ok()
         .lines()
-        .find(|l| !l.starts_with("busybox:"))
+        .find(|l| l.contains("schema2"))
         .unwrap()
         .to_string();
     // Another name remains: only an untag.
-    let r = docker(&env.d, &["rmi", "busybox"]);
-    assert_eq!(r.stdout, "Untagged: busybox:latest\n", "{r}");
+    let r = docker(&env.d, &["rmi", "two"]);
+    assert_eq!(r.stdout, "Untagged: two:latest\n", "{r}");
     // The last name of an image a container uses.
     let r = docker(&env.d, &["rmi", &reference]);
     assert_eq!(r.code, Some(1), "{r}");
@@ -313,19 +342,47 @@ fn rmi_of_an_image_containers_use() {
     );
     assert!(docker(&env.d, &["image", "inspect", &reference]).success());
     docker(&env.d, &["rm", "-f", "running"]).ok();
-    // Forced past the stopped one: untagged and deleted.
+    // Forced past the stopped ones: untagged and deleted, but the layers they stand on stay.
+    let before = snapshot_chains(&env.d);
+    assert!(chains.iter().all(|c| before.contains(c)), "{before:?}");
     let r = docker(&env.d, &["rmi", "-f", &reference]);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(
-        r.stdout.starts_with(&format!("Untagged: {reference}\n")),
+        r.stdout.starts_with(&format!("Untagged: {reference}\n"))
+            && r.stdout.ends_with(&format!("Deleted: {img}\n")),
         "{r}"
     );
-    assert!(r.stdout.contains(&format!("Deleted: {img}\n")), "{r}");
-    assert_eq!(docker(&env.d, &["images", "-q"]).ok(), "");
-    let r = docker(&env.d, &["start", "stopped"]);
-    assert_ne!(r.code, Some(0), "{r}");
-    assert!(r.stderr.contains("was removed"), "{r}");
+    assert!(chains.iter().all(|c| !r.stdout.contains(c.as_str())), "{r}");
+    let left = docker(&env.d, &["images", "-q"]).ok().to_string();
+    assert!(
+        !left.is_empty() && left.lines().all(|l| l == short(&busybox_id)),
+        "{left}"
+    );
+    assert_eq!(snapshot_chains(&env.d), before);
+    // A restart's clean-up of unused layers counts the containers' too.
+    env.d.restart();
+    assert_eq!(snapshot_chains(&env.d), before);
+    // The container still starts, runs its image's files, and keeps the old image ID.
+    let r = docker(&env.d, &["start", "-a", "stopped"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "pier fixture\n"),
+        "{r}"
+    );
+    assert_eq!(inspect(&env, "stopped")["Image"], json!(img));
+    assert_eq!(inspect(&env, "stopped")["State"]["ExitCode"], json!(0));
+    // Removing one user keeps the layers for the other; the last (by prune) frees the
+    // image's own layer, and only it: busybox's layer below is still busybox's.
     docker(&env.d, &["rm", "stopped"]).ok();
+    assert_eq!(snapshot_chains(&env.d), before);
+    docker(&env.d, &["container", "prune", "-f"]).ok();
+    let mut expected = before.clone();
+    expected.remove(&chains[1]);
+    assert_eq!(snapshot_chains(&env.d), expected);
+    assert!(snapshot_problems(&env.d).is_empty());
+    let r = docker(&env.d, &["run", "--rm", "busybox", "echo", "ok"]);
+    assert_eq!(r.stdout, "ok\n", "{r}");
+    assert_eq!(snapshot_chains(&env.d), expected);
 }
 
 /// `docker ARGS` run by `script` in a pty, its stdin and stdout piped to the test.

@@ -246,6 +246,17 @@ pub fn snapshot_problems(d: &Daemon) -> Vec<String> {
     problems
 }
 
+/// The chain IDs ("sha256:…") of the unpacked layers under `<data-root>/snapshots/layers`.
+pub fn snapshot_chains(d: &Daemon) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(d.data_root().join("snapshots/layers"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| format!("sha256:{}", e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A read-only overlay of some dirs (bottom first) on a fresh temp dir, detached on drop.
 pub struct Overlay {
     target: tempfile::TempDir,

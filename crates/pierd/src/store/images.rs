@@ -304,10 +304,11 @@ impl Store {
         Ok(())
     }
 
-    /// How many images use the snapshot `chain_id`.
+    /// How many images and containers use the snapshot `chain_id`.
     pub fn chain_users(&self, chain_id: &str) -> Result<i64> {
         Ok(self.conn().query_row(
-            "SELECT COUNT(DISTINCT image_id) FROM image_layers WHERE chain_id = ?1",
+            "SELECT (SELECT COUNT(DISTINCT image_id) FROM image_layers WHERE chain_id = ?1)
+                  + (SELECT COUNT(DISTINCT container_id) FROM container_layers WHERE chain_id = ?1)",
             [chain_id],
             |r| r.get(0),
         )?)
@@ -322,10 +323,12 @@ impl Store {
         )?)
     }
 
-    /// Every chain ID some image uses.
+    /// Every chain ID some image or container uses.
     pub fn used_chains(&self) -> Result<std::collections::HashSet<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT DISTINCT chain_id FROM image_layers")?;
+        let mut stmt = conn.prepare(
+            "SELECT chain_id FROM image_layers UNION SELECT chain_id FROM container_layers",
+        )?;
         let rows = stmt
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
@@ -467,5 +470,28 @@ mod tests {
             .is_err());
         assert!(s.remove_ref("docker.io/library/y:1").unwrap());
         assert!(!s.remove_ref("docker.io/library/y:1").unwrap());
+    }
+
+    #[test]
+    fn containers_keep_their_layers_past_the_image() {
+        let s = Store::open_in_memory().unwrap();
+        let a = "sha256:aaaa";
+        s.put_image(&image(a, &["c1", "c2"]), &[]).unwrap();
+        s.put_image(&image("sha256:bbbb", &["c1"]), &[]).unwrap();
+        assert!(s.insert_container("k1", "/k1", "{}", a).unwrap());
+        assert!(s.insert_container("k2", "/k2", "{}", a).unwrap());
+        assert_eq!(
+            s.container_layers("k1").unwrap(),
+            vec![("c1".to_string(), 5), ("c2".to_string(), 5)]
+        );
+        assert_eq!(s.chain_users("c2").unwrap(), 3);
+        s.delete_image(a).unwrap();
+        assert_eq!(s.chain_users("c2").unwrap(), 2);
+        assert!(s.used_chains().unwrap().contains("c2"));
+        // Another container still uses both layers; the last one frees only what no image uses.
+        assert!(s.delete_container("k1").unwrap().is_empty());
+        assert_eq!(s.delete_container("k2").unwrap(), vec!["c2".to_string()]);
+        assert!(!s.used_chains().unwrap().contains("c2"));
+        assert!(s.container_layers("k2").unwrap().is_empty());
     }
 }

@@ -80,6 +80,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX endpoints_ip ON endpoints(network_id, ip);
     "#,
+    // 4: the layers each container's rootfs stands on (its image's chain at create time), so
+    // they outlive a forced `docker rmi` of that image until the container is removed.
+    // Existing containers get their image's layers.
+    r#"
+    CREATE TABLE container_layers (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        idx          INTEGER NOT NULL,    -- bottom (0) to top, as image_layers
+        chain_id     TEXT NOT NULL,       -- names the unpacked snapshot
+        size         INTEGER NOT NULL,    -- unpacked bytes of this layer
+        PRIMARY KEY (container_id, idx)
+    );
+    CREATE INDEX container_layers_chain ON container_layers(chain_id);
+    INSERT INTO container_layers (container_id, idx, chain_id, size)
+        SELECT c.id, l.idx, l.chain_id, l.size
+        FROM containers c JOIN image_layers l ON l.image_id = json_extract(c.record, '$.image');
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, name: &str) -> Result<()> {
@@ -99,4 +115,42 @@ pub(super) fn migrate(conn: &mut Connection, name: &str) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_of_an_older_store_get_their_images_layers() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT INTO images (id, config, size, created, added_at) VALUES ('sha256:a', '{}', 2, 0, 0);
+            INSERT INTO image_layers (image_id, idx, diff_id, chain_id, size)
+                VALUES ('sha256:a', 0, 'd0', 'c0', 1), ('sha256:a', 1, 'd1', 'c1', 1);
+            INSERT INTO containers (id, name, record) VALUES ('k', '/k', '{"image":"sha256:a"}');
+            INSERT INTO containers (id, name, record) VALUES ('g', '/g', '{"image":"sha256:gone"}');
+            "#,
+        )
+        .unwrap();
+        migrate(&mut conn, ":memory:").unwrap();
+        let rows: Vec<(String, String)> = conn
+            .prepare(
+                "SELECT container_id, chain_id FROM container_layers ORDER BY container_id, idx",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![("k".into(), "c0".into()), ("k".into(), "c1".into())]
+        );
+    }
 }

@@ -490,7 +490,7 @@ impl Engine {
             .map_err(|e| EngineError::system("create container dir", e))?;
         let text =
             serde_json::to_string(&rec).map_err(|e| EngineError::system("encode container", e))?;
-        if !self.store.insert_container(&id, &name, &text)? {
+        if !self.store.insert_container(&id, &name, &text, &rec.image)? {
             let _ = std::fs::remove_dir_all(&dir);
             let other = self.store.container_by_name(&name)?.unwrap_or_default();
             return Err(EngineError::Conflict(format!(
@@ -516,11 +516,11 @@ impl Engine {
         if !rec.state.running && rec.state.status == "running" {
             state["Status"] = json!("exited");
         }
-        let layers = self.store.layers(&rec.image).unwrap_or_default();
+        let layers = self.store.container_layers(&rec.id).unwrap_or_default();
         let lower: Vec<String> = layers
             .iter()
             .rev()
-            .filter_map(|l| l.chain_id.parse().ok())
+            .filter_map(|(chain, _)| chain.parse().ok())
             .map(|d| self.snapshots.layer_dir(&d).display().to_string())
             .collect();
         let mut v = json!({
@@ -559,7 +559,7 @@ impl Engine {
         if size {
             let rw = dir_size(&dir.join("upper"));
             v["SizeRw"] = json!(rw);
-            v["SizeRootFs"] = json!(rw + layers.iter().map(|l| l.size).sum::<i64>());
+            v["SizeRootFs"] = json!(rw + layers.iter().map(|(_, size)| size).sum::<i64>());
         }
         Ok(v)
     }
@@ -743,10 +743,10 @@ impl Engine {
             let rw = dir_size(&self.container_dir(&rec.id).join("upper"));
             let layers: i64 = self
                 .store
-                .layers(&rec.image)
+                .container_layers(&rec.id)
                 .unwrap_or_default()
                 .iter()
-                .map(|l| l.size)
+                .map(|(_, size)| size)
                 .sum();
             v["SizeRw"] = json!(rw);
             v["SizeRootFs"] = json!(rw + layers);

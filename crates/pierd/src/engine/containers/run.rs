@@ -84,8 +84,23 @@ impl Engine {
     /// Mounts the overlay and writes the bundle; blocking.
     fn prepare(&self, rec: &Record) -> Result<()> {
         let id = &rec.id;
-        let layers = self.store.layers(&rec.image)?;
+        // The layers recorded at create time: they outlive a forced rmi of the image.
+        let mut layers = Vec::new();
+        for (chain, _) in self.store.container_layers(id)? {
+            let chain: pier_image::Digest = chain
+                .parse()
+                .map_err(|e| EngineError::system("stored chain id", e))?;
+            if !self.snapshots.has_layer(&chain) {
+                return Err(EngineError::System(format!(
+                    "layer {chain} of the container's image {} is missing from the data root",
+                    rec.image
+                )));
+            }
+            layers.push(chain);
+        }
         if layers.is_empty() && self.store.image(&rec.image)?.is_none() {
+            // No layers recorded (the image went away while the container was being created,
+            // or before this store recorded containers' layers) and no image to take them from.
             return Err(EngineError::System(format!(
                 "the container's image {} was removed (docker rmi -f); pier cannot start it",
                 rec.image
@@ -101,8 +116,7 @@ impl Engine {
         let mut lower: Vec<String> = layers
             .iter()
             .rev()
-            .filter_map(|l| l.chain_id.parse().ok())
-            .map(|d| self.snapshots.layer_dir(&d).display().to_string())
+            .map(|d| self.snapshots.layer_dir(d).display().to_string())
             .collect();
         if lower.is_empty() {
             let empty = dir.join("empty");
@@ -843,7 +857,7 @@ impl Engine {
         if !removed {
             return Ok(());
         }
-        self.store.delete_container(&c.id)?;
+        let unused_layers = self.store.delete_container(&c.id)?;
         self.net_forget(&c.id).await;
         let dir = self.container_dir(&c.id);
         let run = self.container_run_dir(&c.id);
@@ -861,6 +875,9 @@ impl Engine {
             let _ = id;
         })
         .await;
+        if !unused_layers.is_empty() {
+            self.release_layers(unused_layers).await;
+        }
         self.containers
             .execs
             .lock()

@@ -15,8 +15,9 @@
 //! repositories", "(must be forced) - image is being used by stopped container <short id>"; and,
 //! for the last name of an image a container uses, "conflict: unable to remove repository
 //! reference "<name>" (must force) - container <short id> is using its referenced image <short
-//! id>". Unlike dockerd, a forced delete of an image stopped containers use
-//! removes its layers too: those containers can no longer start (a clear error says so).
+//! id>". As in dockerd, a forced delete of an image stopped containers use removes the image
+//! record but not the layers those containers stand on (their create-time chain, see
+//! `store::containers`): they still start, and removing the last of them releases the layers.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -225,6 +226,32 @@ impl Engine {
             .filter(|r| r.image == id && pred(&r.state))
             .min_by(|a, b| a.created.cmp(&b.created))
             .map(|r| r.id)
+    }
+
+    /// Removes the snapshots a removed container left unused (`chains`, top down), unless an
+    /// image or container took them up again meanwhile. A failure is logged: the container is
+    /// gone already, and the next start's reconcile removes any layer nothing uses.
+    pub(crate) async fn release_layers(self: &Arc<Self>, chains: Vec<String>) {
+        let _g = self.image_lock.lock().await;
+        let e = self.clone();
+        let r = blocking(move || {
+            for chain in chains {
+                if e.store.chain_users(&chain)? > 0 {
+                    continue;
+                }
+                let d: Digest = chain
+                    .parse()
+                    .map_err(|err| EngineError::system("stored chain id", err))?;
+                if e.snapshots.has_layer(&d) {
+                    e.snapshots.remove_layer(&d)?;
+                }
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(err) = r {
+            tracing::warn!(error = %err, "releasing a removed container's layers");
+        }
     }
 
     /// Removes an unnamed image's record, then the layers and blobs nothing else uses; returns
