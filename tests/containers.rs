@@ -69,6 +69,26 @@ fn missing_binary_exits_127() {
         r.stderr.contains("executable file not found in $PATH"),
         "{r}"
     );
+    // exec of a missing binary: as dockerd, the stream carries the runtime's error and the
+    // exit code is 127 (126 when the file is not executable); the container keeps running.
+    docker(
+        &env.d,
+        &["run", "-d", "--name", "host", "busybox", "sleep", "60"],
+    )
+    .ok();
+    let r = docker(&env.d, &["exec", "host", "nonexistent-binary"]);
+    assert_eq!(r.code, Some(127), "{r}");
+    assert!(
+        r.stdout.contains("OCI runtime exec failed")
+            && r.stdout
+                .contains("exec: \"nonexistent-binary\": executable file not found in $PATH"),
+        "{r}"
+    );
+    let r = docker(&env.d, &["exec", "host", "/etc/hostname"]);
+    assert_eq!(r.code, Some(126), "{r}");
+    let r = docker(&env.d, &["exec", "host", "true"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    docker(&env.d, &["rm", "-f", "host"]).ok();
 }
 
 #[test]

@@ -144,6 +144,33 @@ impl Cmp {
     }
 }
 
+/// A `network rm` result with docker's objects mapped onto pier's (`dnet`→`pnet`, `dweb`→`pweb`) and
+/// the short container ids the "has active endpoints (name:… id:…)" message carries masked.
+fn rm_result(o: (Option<i32>, String, String)) -> String {
+    let short_ids = |s: String| -> String {
+        let mut out = String::new();
+        let mut rest = s.as_str();
+        while let Some(i) = rest.find("id:\"") {
+            out.push_str(&rest[..i + 4]);
+            rest = &rest[i + 4..];
+            let hex = rest.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
+            if hex == 12 {
+                out.push_str("<short>");
+                rest = &rest[12..];
+            }
+        }
+        out.push_str(rest);
+        out
+    };
+    let m = |t: String| {
+        mask(
+            &short_ids(t.replace("dnet", "pnet").replace("dweb", "pweb")),
+            false,
+        )
+    };
+    format!("{:?}", (o.0, m(o.1), m(o.2)))
+}
+
 /// `-p`'s host ports for the docker-made container and pier's (pier's are docker's + 1000), so
 /// outputs about one map onto the other by replacing the port numbers.
 fn host_ports(base: u32) -> [String; 4] {
@@ -427,10 +454,12 @@ pub fn network_scenario(c: &mut Cmp, a: &str, b: &str, port_base: u32) {
     c.same(&["network", "connect", "nope", "dweb"]);
     c.same(&["network", "connect", "dnet2", "nope"]);
     c.same(&["network", "disconnect", "dnet2", "nope"]);
-    c.pair(
-        &["network", "rm", "dnet2"],
-        &["network", "rm", "pnet2"],
-        None,
+    let d = c.docker(&["network", "rm", "dnet2"], None);
+    let p = c.pier(&["network", "rm", "pnet2"], None);
+    c.check(
+        "network rm pnet2 (endpoint attached)",
+        &rm_result(d),
+        &rm_result(p),
     );
     c.pair(
         &["network", "disconnect", "dnet2", "dweb"],
@@ -562,34 +591,13 @@ pub fn network_scenario(c: &mut Cmp, a: &str, b: &str, port_base: u32) {
         c.same(args);
     }
     // rm with endpoints still attached, then prune (each CLI once, over the same leftovers)
-    // (the message may name an attached container and its short id: mapped and masked)
-    let short_ids = |s: String| -> String {
-        let mut out = String::new();
-        let mut rest = s.as_str();
-        while let Some(i) = rest.find("id:\"") {
-            out.push_str(&rest[..i + 4]);
-            rest = &rest[i + 4..];
-            let hex = rest.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
-            if hex == 12 {
-                out.push_str("<short>");
-                rest = &rest[12..];
-            }
-        }
-        out.push_str(rest);
-        out
-    };
     let d = c.docker(&["network", "rm", "dnet"], None);
     let p = c.pier(&["network", "rm", "pnet"], None);
-    let norm = |o: (Option<i32>, String, String)| {
-        let m = |t: String| {
-            mask(
-                &short_ids(t.replace("dnet", "pnet").replace("dweb", "pweb")),
-                false,
-            )
-        };
-        format!("{:?}", (o.0, m(o.1), m(o.2)))
-    };
-    check(norm(d), norm(p), "network rm with an endpoint attached");
+    check(
+        rm_result(d),
+        rm_result(p),
+        "network rm with an endpoint attached",
+    );
     for n in ["dweb", "pweb", "dopts", "popts"] {
         docker_on(&["rm", "-f", n]);
     }

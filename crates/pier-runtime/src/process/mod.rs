@@ -150,13 +150,23 @@ impl ProcessPlan {
                 .unwrap_or(false)
         };
         if name.contains('/') {
+            // Go's exec.LookPath for a path, as runc reports it: the stat error, "is a
+            // directory", or "permission denied" (which engines turn into exit code 126).
             let p = PathBuf::from(name);
             if ok(&p) {
                 return Ok(p);
             }
-            return Err(RuntimeError::Init(format!(
-                "exec: {name:?}: stat {name}: no such file or directory (or not executable)"
-            )));
+            let why = match std::fs::metadata(&p) {
+                Err(e) => format!(
+                    "stat {name}: {}",
+                    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))
+                        .desc()
+                        .to_lowercase()
+                ),
+                Ok(m) if m.is_dir() => "is a directory".to_string(),
+                Ok(_) => "permission denied".to_string(),
+            };
+            return Err(RuntimeError::Init(format!("exec: {name:?}: {why}")));
         }
         let path = self
             .env_var("PATH")

@@ -13,11 +13,12 @@ use axum::{Extension, Json};
 use hyper_util::rt::TokioIo;
 use pier_api::ApiVersion;
 use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
 
 use super::error::{ApiError, ApiResult};
 use super::query::Query;
 use super::AppState;
-use crate::engine::containers::logs::LogOptions;
+use crate::engine::containers::logs::{frame, LogOptions};
 use crate::engine::containers::run::proxy;
 use crate::engine::containers::{CreateRequest, ListOptions};
 use crate::engine::{blocking, EngineError};
@@ -413,7 +414,6 @@ async fn attach(engine: AppState, id: &str, q: &Query, mut req: Request) -> ApiR
         let Ok(up) = on_upgrade.await else { return };
         let mut io = TokioIo::new(up);
         if logs {
-            use tokio::io::AsyncWriteExt;
             let opts = LogOptions {
                 stdout: true,
                 stderr: true,
@@ -449,7 +449,24 @@ pub async fn exec_start(
     let on_upgrade = hyper::upgrade::on(&mut req);
     let body = json_body(req).await?;
     let detach = body["Detach"].as_bool().unwrap_or(false);
-    let (shim, escape) = engine.start_exec(&id).await?;
+    let (shim, escape) = match engine.start_exec(&id).await {
+        Ok(x) => x,
+        // As dockerd: once the process could not be started, an attached client still gets its
+        // stream, carrying the runtime's error as output, and reads the exit code (126/127) from
+        // the exec's inspect — so `docker exec c nope` prints the error and exits 127.
+        Err(EngineError::StartFailed(msg)) if !detach => {
+            let tty = engine.exec_tty(&id);
+            tokio::spawn(async move {
+                let Ok(up) = on_upgrade.await else { return };
+                let mut io = TokioIo::new(up);
+                let out = frame(1, format!("{msg}\r\n").as_bytes(), tty);
+                let _ = io.write_all(&out).await;
+                let _ = io.shutdown().await;
+            });
+            return Ok(upgraded_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
     if detach {
         drop(shim);
         return Ok(StatusCode::OK.into_response());

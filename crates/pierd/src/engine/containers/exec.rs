@@ -85,6 +85,12 @@ impl Engine {
             .ok_or_else(|| EngineError::NoSuchExec(id.to_string()))
     }
 
+    /// Whether exec `id` was created with a tty (false for an unknown exec).
+    pub fn exec_tty(&self, id: &str) -> bool {
+        self.exec(id)
+            .is_ok_and(|ex| ex.config["Tty"].as_bool().unwrap_or(false))
+    }
+
     /// `POST /exec/{id}/start`: starts the process and returns its stream and, with a tty and
     /// stdin, the detach keys to watch for (`DetachKeys`; invalid ones fall back to the default,
     /// as dockerd); a task records its exit code.
@@ -180,8 +186,16 @@ impl Engine {
                 if msg.contains("executable file not found") || msg.contains("no such file") {
                     st.exit_code = Some(127);
                 }
+                // runc's wording: "exec failed: unable to start container process: exec: …".
+                let detail = match msg.find("exec: ") {
+                    Some(i) => format!(
+                        "exec failed: unable to start container process: {}",
+                        &msg[i..]
+                    ),
+                    None => msg,
+                };
                 return Err(EngineError::StartFailed(format!(
-                    "OCI runtime exec failed: {msg}: unknown"
+                    "OCI runtime exec failed: {detail}: unknown"
                 )));
             }
         };

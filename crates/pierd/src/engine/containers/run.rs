@@ -710,7 +710,23 @@ impl Engine {
             let r = c.rec();
             self.container_event(&r, "kill", &[("signal", sig.to_string())]);
         }
-        self.signal(&c, sig, false).await
+        let exits = c.notice.borrow().exits;
+        match self.signal(&c, sig, false).await {
+            Ok(()) => Ok(()),
+            // The container exited between the state check and the signal (its shim is gone or
+            // going, e.g. a second kill right after a first): once the exit is recorded this is
+            // docker's "is not running", not a shim error.
+            Err(err) => {
+                if Self::wait_exit_after(&c, exits, Some(Duration::from_secs(2))).await
+                    || !c.rec().state.running
+                {
+                    return Err(EngineError::Conflict(format!(
+                        "cannot kill container: {name}: container {id} is not running"
+                    )));
+                }
+                Err(err)
+            }
+        }
     }
 
     /// `POST /containers/{id}/restart`.
