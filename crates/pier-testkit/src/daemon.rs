@@ -253,12 +253,41 @@ impl Daemon {
             self.bridge_subnet_prefix(),
             format!("10.{}.{}.", 220 + self.net_slot / 256, self.net_slot % 256),
         ];
-        for br in bridges_with_addresses(&prefixes) {
+        // User networks may use any subnet and name (`--subnet`, `-o …bridge.name`): their
+        // bridges come from the daemon's own store, read after pierd has stopped.
+        let mut bridges = bridges_with_addresses(&prefixes);
+        bridges.extend(self.user_network_bridges());
+        bridges.sort();
+        bridges.dedup();
+        for br in bridges {
             for port in links_on(&br) {
                 let _ = Command::new("ip").args(["link", "del", &port]).status();
             }
             let _ = Command::new("ip").args(["link", "del", &br]).status();
         }
+    }
+    /// The host bridges of the user-defined networks this daemon's store records (not the
+    /// predefined `bridge`, whose bridge [`Daemon::remove_network_state`] finds by address).
+    fn user_network_bridges(&self) -> Vec<String> {
+        let db = self.data_root().join("pier.db");
+        if !db.exists() {
+            return Vec::new();
+        }
+        let Ok(out) = Command::new("sqlite3")
+            .arg("-readonly")
+            .arg(&db)
+            .arg("SELECT json_extract(record, '$.bridge') FROM networks WHERE name <> 'bridge'")
+            .stderr(Stdio::null())
+            .output()
+        else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|b| !b.is_empty() && *b != "none")
+            .map(str::to_string)
+            .collect()
     }
     /// A DOCKER_CONFIG dir private to this daemon (never the user's ~/.docker).
     pub fn docker_config(&self) -> PathBuf {
