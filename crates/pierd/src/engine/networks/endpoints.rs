@@ -630,7 +630,7 @@ impl Engine {
         }
         let mut veths = Vec::new();
         let mut had_ports = false;
-        let changed: Vec<(String, EpRec)> = {
+        {
             let mut st = self.networks.st();
             let keys: Vec<(String, String)> = st
                 .eps
@@ -638,7 +638,6 @@ impl Engine {
                 .filter(|(c, n)| c == cid && only.is_none_or(|o| o == n))
                 .cloned()
                 .collect();
-            let mut out = Vec::new();
             for k in keys {
                 let ep = st.eps.get(&k).cloned().expect("key");
                 let Some(a) = ep.active.clone() else { continue };
@@ -661,14 +660,13 @@ impl Engine {
                 let mut ep = ep;
                 ep.active = None;
                 ep.endpoint_id.clear();
-                st.eps.insert(k.clone(), ep.clone());
-                out.push((k.1, ep));
-            }
-            out
-        };
-        for (nid, ep) in &changed {
-            if let Err(e) = self.save_endpoint(cid, nid, ep) {
-                tracing::warn!(%cid, error = %e, "endpoint release not recorded");
+                // Recorded before the lock is let go: the address is free in the IPAM from here
+                // on, and a concurrent start that takes it must find the row released too (the
+                // store's UNIQUE (network, ip) index would refuse it otherwise).
+                if let Err(e) = self.save_endpoint(cid, &k.1, &ep) {
+                    tracing::warn!(%cid, error = %e, "endpoint release not recorded");
+                }
+                st.eps.insert(k, ep);
             }
         }
         if had_ports {
