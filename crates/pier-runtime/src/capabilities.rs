@@ -9,6 +9,25 @@ use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 use std::str::FromStr;
 
+/// docker's default capability set (moby `oci/caps.DefaultCapabilities`), for engines building a
+/// spec and for tests.
+pub const DOCKER_DEFAULT: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
 /// Convert an OCI capability set to the `caps` crate's, dropping those the kernel does not know.
 pub fn convert(set: Option<&Capabilities>) -> Result<CapsHashSet> {
     let mut out = CapsHashSet::new();

@@ -20,22 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// docker's default capability set.
-const DOCKER_CAPS: [&str; 14] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+const DOCKER_CAPS: &[&str] = pier_runtime::capabilities::DOCKER_DEFAULT;
 
 fn docker_seccomp_with(caps: &[&str]) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string("/work/shared/reference/seccomp-default.json").ok()?;
@@ -429,7 +414,7 @@ fn docker_default_container_cannot_reach_the_host() {
     if !is_root() {
         return;
     }
-    let Some(prof) = docker_seccomp_with(&DOCKER_CAPS) else {
+    let Some(prof) = docker_seccomp_with(DOCKER_CAPS) else {
         eprintln!("skip: no docker seccomp profile");
         return;
     };

@@ -16,22 +16,7 @@ use crate::engine::{EngineError, Result};
 const SECCOMP_DEFAULT: &str = include_str!("seccomp-default.json");
 
 /// docker's default capability set.
-pub const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+pub const DEFAULT_CAPS: &[&str] = pier_runtime::capabilities::DOCKER_DEFAULT;
 
 const MASKED: &[&str] = &[
     "/proc/asound",
