@@ -323,7 +323,8 @@ fn network_commands_match_docker() {
     let host = d.host();
     let mut c = Cmp::new(host.clone(), pier);
     let x = std::process::id() % 250;
-    let base = 40000 + (std::process::id() % 500) * 8;
+    // Below the ephemeral range (32768+), where a client connection could already hold the port.
+    let base = 26000 + (std::process::id() % 500) * 8;
     pier_testkit::compare::network_scenario(
         &mut c,
         &format!("10.147.{x}"),

@@ -462,6 +462,7 @@ pub async fn exec_start(
                 let out = frame(1, format!("{msg}\r\n").as_bytes(), tty);
                 let _ = io.write_all(&out).await;
                 let _ = io.shutdown().await;
+                crate::engine::containers::run::drain_then_close(io).await;
             });
             return Ok(upgraded_response());
         }

@@ -1063,37 +1063,47 @@ where
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut sr, mut sw) = shim.into_split();
     let (detached_tx, detached_rx) = oneshot::channel::<()>();
+    let (done_tx, done_rx) = oneshot::channel::<()>();
     let mut detached_tx = Some(detached_tx);
     let input = tokio::spawn(async move {
-        let mut escape = escape;
-        let mut buf = vec![0u8; 32 * 1024];
-        let mut out = Vec::new();
-        loop {
-            let n = match cr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            out.clear();
-            let detached = match escape.as_mut() {
-                Some(e) => e.feed(&buf[..n], &mut out),
-                None => {
-                    out.extend_from_slice(&buf[..n]);
-                    false
+        let copy = async {
+            let mut escape = escape;
+            let mut buf = vec![0u8; 32 * 1024];
+            let mut out = Vec::new();
+            loop {
+                let n = match cr.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                out.clear();
+                let detached = match escape.as_mut() {
+                    Some(e) => e.feed(&buf[..n], &mut out),
+                    None => {
+                        out.extend_from_slice(&buf[..n]);
+                        false
+                    }
+                };
+                if !out.is_empty() && sw.write_all(&out).await.is_err() {
+                    break;
                 }
-            };
-            if !out.is_empty() && sw.write_all(&out).await.is_err() {
-                break;
-            }
-            if detached {
-                if let Some(tx) = detached_tx.take() {
-                    let _ = tx.send(());
+                if detached {
+                    if let Some(tx) = detached_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    // Keep the shim's side open until the proxy ends: a half-close would be
+                    // the client's EOF on the container's stdin.
+                    std::future::pending::<()>().await;
                 }
-                // Keep the shim's side open until the proxy ends: a half-close would be
-                // the client's EOF on the container's stdin.
-                std::future::pending::<()>().await;
             }
+            let _ = sw.shutdown().await;
+            // The client's input has ended; what is left is to wait for the output to end.
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = copy => {}
+            _ = done_rx => {}
         }
-        let _ = sw.shutdown().await;
+        cr
     });
     let detached = {
         let output = tokio::io::copy(&mut sr, &mut cw);
@@ -1111,8 +1121,28 @@ where
     };
     let _ = cw.flush().await;
     let _ = cw.shutdown().await;
-    input.abort();
+    let _ = done_tx.send(());
+    if let Ok(cr) = input.await {
+        tokio::spawn(drain_then_close(cr.unsplit(cw)));
+    }
     detached
+}
+
+/// Reads and discards what the client still sends, until it closes (or briefly, at most), then
+/// closes. Closing a unix socket with unread input resets the connection, and the client's
+/// final read — the docker CLI's, after the output it was sent — fails with "connection reset
+/// by peer" instead of ending cleanly; dockerd never shows this because its stdin copier
+/// reads until the client closes.
+pub async fn drain_then_close<C: tokio::io::AsyncRead + Unpin>(mut client: C) {
+    let mut buf = vec![0u8; 8 * 1024];
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Ok(n) = client.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// docker's signal names and numbers ("SIGTERM", "TERM", "15").
