@@ -120,7 +120,12 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
         ));
     }
     let linux = ls.spec.linux().as_ref().expect("validated");
-    let mut plan = ProcessPlan::new(process, linux.seccomp().as_ref(), opts.preserve_fds)?;
+    let mut plan = ProcessPlan::new(
+        process,
+        linux.seccomp().as_ref(),
+        Some(&crate::seccomp::cache_dir(&opts.root)),
+        opts.preserve_fds,
+    )?;
     // The runtime's own fds handed in (console socket, stdio) are not the caller's extra fds.
     {
         use std::os::fd::AsRawFd;

@@ -53,7 +53,12 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
         }
     }
     let linux = st.config.linux().clone().unwrap_or_default();
-    let mut plan = ProcessPlan::new(&opts.process, linux.seccomp().as_ref(), opts.preserve_fds)?;
+    let mut plan = ProcessPlan::new(
+        &opts.process,
+        linux.seccomp().as_ref(),
+        Some(&crate::seccomp::cache_dir(&opts.root)),
+        opts.preserve_fds,
+    )?;
     // The runtime's own fds handed in (console socket, stdio) are not the caller's extra fds.
     {
         use std::os::fd::AsRawFd;

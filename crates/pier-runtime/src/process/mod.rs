@@ -14,7 +14,6 @@ pub mod launch;
 
 use crate::capabilities::CapSets;
 use crate::error::{Context, Result, RuntimeError};
-use libseccomp::ScmpFilterContext;
 use oci_spec::runtime::{LinuxSeccomp, PosixRlimit, Process};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -32,7 +31,7 @@ pub struct ProcessPlan {
     pub rlimits: Vec<PosixRlimit>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
-    pub seccomp: Option<ScmpFilterContext>,
+    pub seccomp: Option<crate::seccomp::Filter>,
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
     pub io_priority: Option<(i64, i64)>,
@@ -44,7 +43,13 @@ pub struct ProcessPlan {
 }
 
 impl ProcessPlan {
-    pub fn new(p: &Process, seccomp: Option<&LinuxSeccomp>, preserve_fds: u32) -> Result<Self> {
+    /// `seccomp_cache`: where compiled filters are kept (see [`crate::seccomp::prepare`]).
+    pub fn new(
+        p: &Process,
+        seccomp: Option<&LinuxSeccomp>,
+        seccomp_cache: Option<&Path>,
+        preserve_fds: u32,
+    ) -> Result<Self> {
         let args = p.args().clone().unwrap_or_default();
         if args.is_empty() || args[0].is_empty() {
             return Err(RuntimeError::InvalidConfig("args must not be empty".into()));
@@ -109,7 +114,9 @@ impl ProcessPlan {
             rlimits: p.rlimits().clone().unwrap_or_default(),
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
-            seccomp: seccomp.map(crate::seccomp::build).transpose()?,
+            seccomp: seccomp
+                .map(|s| crate::seccomp::prepare(s, seccomp_cache))
+                .transpose()?,
             terminal: p.terminal().unwrap_or(false),
             console_size: p
                 .console_size()
@@ -319,9 +326,8 @@ fn check_cwd(cwd: &Path) -> Result<()> {
 
 /// Load the filter; with SCMP_ACT_NOTIFY rules its notify fd goes to the runtime (which gives it
 /// to the agent) and this process keeps no copy.
-fn load_seccomp(f: &ScmpFilterContext, ch: &crate::sync::Channel) -> Result<()> {
-    crate::seccomp::load(f)?;
-    if let Ok(fd) = crate::seccomp::notify_fd(f) {
+fn load_seccomp(f: &crate::seccomp::Filter, ch: &crate::sync::Channel) -> Result<()> {
+    if let Some(fd) = crate::seccomp::install(f)? {
         ch.send_with_fd(&crate::sync::Msg::SeccompFd, &fd)?;
         drop(fd);
         ch.wait_ok()?;
