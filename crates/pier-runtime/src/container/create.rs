@@ -226,6 +226,7 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
         rootfs: ls.rootfs.clone(),
         cgroup: cg_paths,
         new_mount_ns: ns_plan.unshare.contains(CloneFlags::CLONE_NEWNS),
+        host_mount_ns: !has(LinuxNamespaceType::Mount),
         new_cgroup_ns: ns_plan.new_cgroup,
         new_user_ns: ns_plan.new_user
             || ns_plan
@@ -239,11 +240,6 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
         fifo,
         hook_state: st.hook_state(crate::state::Status::Creating),
     };
-    if !has(LinuxNamespaceType::Mount) {
-        return Err(RuntimeError::InvalidConfig(
-            "a mount namespace is required".into(),
-        ));
-    }
     if opts.subreaper {
         sys::set_child_subreaper()?;
     }
