@@ -773,3 +773,103 @@ fn masked_paths_need_a_mount_namespace() {
     );
     b.assert_clean();
 }
+
+/// Run in a container: nice and scheduling policy of a child process (fields 19 and 41 of
+/// `/proc/<pid>/stat`), whether any of its mappings is interleaved on node 0, the machine name.
+const SCHED_PROBE: &str = "cut -d')' -f2 /proc/self/stat | cut -d' ' -f18,40; \
+     grep -q interleave:0 /proc/self/numa_maps && echo interleaved; uname -m";
+
+fn check_sched_probe(out: &str, who: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    // SCHED_BATCH is policy 3.
+    assert_eq!(lines, ["5 3", "interleaved", "i686"], "{who}: {out}");
+}
+
+/// `process.scheduler`, `linux.memoryPolicy` and `linux.personality` reach the init and every
+/// exec'd process; `execCPUAffinity` pins an exec (the initial CPUs until it is in the cgroup,
+/// then the final ones; with `--debug` its helper logs the initial mask as runc does).
+#[test]
+fn scheduler_memory_policy_personality_and_exec_affinity() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        &format!("({SCHED_PROBE}) > /init.out; sleep 1000"),
+    ]);
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.config["root"]["readonly"] = json!(false);
+    let o = b.create();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(b.runc(&["start", &b.id]).status.success());
+    let init_out = b.rootfs().join("init.out");
+    for _ in 0..1000 {
+        if std::fs::read_to_string(&init_out).is_ok_and(|s| s.lines().count() == 3) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    check_sched_probe(&std::fs::read_to_string(&init_out).unwrap(), "init");
+    let o = b.runc(&["exec", &b.id, "sh", "-c", SCHED_PROBE]);
+    check_sched_probe(&stdout(&o), "exec");
+
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        let mut process = b.config["process"].clone();
+        process["args"] = json!(["grep", "Cpus_allowed_list", "/proc/self/status"]);
+        process["execCPUAffinity"] = json!({"initial": "0", "final": "1"});
+        let pj = b.path().join("process.json");
+        std::fs::write(&pj, process.to_string()).unwrap();
+        let o = b
+            .cmd()
+            .arg("--debug")
+            .args(["exec", "--process"])
+            .arg(&pj)
+            .arg(&b.id)
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o), "Cpus_allowed_list:\t1\n", "{}", stderr(&o));
+        assert!(stderr(&o).contains("affinity: 0x1\""), "{}", stderr(&o));
+    }
+    assert!(b.runc(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
+/// Scheduler and memory policy settings runc refuses are refused before anything exists.
+#[test]
+fn bad_scheduler_and_memory_policy_are_refused() {
+    if !is_root() {
+        return;
+    }
+    let cases = [
+        (
+            "scheduler",
+            json!({"policy": "SCHED_OTHER", "priority": 5}),
+            "scheduler.priority can only be specified for SchedFIFO or SchedRR policy",
+        ),
+        (
+            "memoryPolicy",
+            json!({"mode": "MPOL_BIND"}),
+            "memory policy mode requires at least one node but got 0",
+        ),
+        (
+            "memoryPolicy",
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
+            "memory policy mode requires 0 nodes but got 8",
+        ),
+    ];
+    for (key, value, msg) in cases {
+        let mut b = Bundle::new(&["true"]);
+        if key == "scheduler" {
+            b.config["process"][key] = value;
+        } else {
+            b.config["linux"][key] = value;
+        }
+        let o = b.create();
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(msg), "{msg}: {}", stderr(&o));
+        b.assert_clean();
+    }
+}

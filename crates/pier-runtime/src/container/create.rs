@@ -62,6 +62,7 @@ fn namespace_plan(ls: &LoadedSpec) -> Result<NamespacePlan> {
         uid_mappings: linux.uid_mappings().clone().unwrap_or_default(),
         gid_mappings: linux.gid_mappings().clone().unwrap_or_default(),
         time_offsets: Vec::new(),
+        initial_cpus: None,
     };
     for ns in crate::namespaces::join_order(&list) {
         match ns.path() {
@@ -132,9 +133,7 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
             .collect();
         plan.preserved.retain(|fd| !own.contains(fd));
     }
-    if let Some(p) = linux.personality() {
-        plan.personality32 = serde_json::to_value(p.domain()).unwrap_or_default() == "LINUX32";
-    }
+    plan.container_settings(linux)?;
     let ns_plan = namespace_plan(&ls)?;
 
     let root = opts.root.clone();

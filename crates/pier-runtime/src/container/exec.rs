@@ -79,7 +79,14 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
         uid_mappings: vec![],
         gid_mappings: vec![],
         time_offsets: vec![],
+        initial_cpus: None,
     };
+    plan.container_settings(&linux)?;
+    if let Some(a) = opts.process.exec_cpu_affinity() {
+        let a = crate::process::sched::ExecAffinity::from_spec(a)?;
+        ns_plan.initial_cpus = a.initial;
+        plan.cpus = a.last;
+    }
     let list = linux.namespaces().clone().unwrap_or_default();
     for ns in crate::namespaces::join_order(&list) {
         let name = crate::namespaces::proc_name(ns.typ());
