@@ -39,5 +39,23 @@ pub mod sync;
 pub mod sys;
 
 pub use container::{CreateOptions, ExecOptions};
+
+static DEBUG_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// runc's `--debug`: the runtime's children write runc-style debug lines to their stderr (for
+/// now the CPU affinity an exec's helper starts with: `execCPUAffinity.initial`).
+pub fn set_debug_log(on: bool) {
+    DEBUG_LOG.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn debug_log(msg: &str) {
+    if DEBUG_LOG.load(std::sync::atomic::Ordering::Relaxed) {
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        eprintln!(
+            "time={time:?} level=debug msg={:?}",
+            format!("pier-runc[{}]: {msg}", std::process::id())
+        );
+    }
+}
 pub use error::{Result, RuntimeError};
 pub use state::{ContainerState, Status};

@@ -3,6 +3,8 @@
 //! devpts, mqueue, cgroup, anything else by type) with its flags, data and propagation, the
 //! default device nodes and /dev symlinks, then `pivot_root` (or `MS_MOVE` + chroot with
 //! `--no-pivot`), and finally sysctls, read-only and masked paths and the read-only root.
+//! A spec with no mount namespace at all gets the same mounts in the caller's namespace (its `/`
+//! made rslave first, as runc does) and a plain chroot ([`chroot_root`]).
 //!
 //! Security: every destination is resolved inside the rootfs ([`secure_join`], symlinks are
 //! followed as if the rootfs were `/`) and the mount is then made on an `O_PATH` fd opened with
@@ -711,6 +713,14 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir(rootfs).ctx(|| "chdir rootfs".into())?;
     do_mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
         .ctx(|| "move rootfs to /".into())?;
+    nix::unistd::chroot(".").ctx(|| "chroot".into())?;
+    nix::unistd::chdir("/").ctx(|| "chdir /".into())
+}
+
+/// No mount namespace: chroot into the rootfs (its mounts stay in the caller's namespace, as
+/// with runc; they go when the bundle's rootfs is unmounted).
+pub fn chroot_root(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
     nix::unistd::chroot(".").ctx(|| "chroot".into())?;
     nix::unistd::chdir("/").ctx(|| "chdir /".into())
 }

@@ -318,8 +318,16 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     let has = |t: LinuxNamespaceType| seen.contains(&t);
-    if !has(LinuxNamespaceType::Mount) {
-        return bad("a mount namespace is required");
+    // Without a mount namespace the rootfs is prepared in the caller's (runc does the same);
+    // masking or read-only paths there would hide the host's own /proc and /sys.
+    if !has(LinuxNamespaceType::Mount)
+        && (linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
+            || linux
+                .readonly_paths()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()))
+    {
+        return bad("unable to restrict sys entries without a private MNT namespace");
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         return bad("unable to set hostname without a private UTS namespace");

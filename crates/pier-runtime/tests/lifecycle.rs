@@ -682,3 +682,194 @@ fn seccomp_notify_fd_reaches_the_agent() {
     assert!(link.to_string_lossy().contains("seccomp"), "{link:?}");
     assert!(b.runc(&["delete", "--force", &b.id]).status.success());
 }
+
+/// Drop the mount namespace (and the masked/read-only paths that need one) from the config.
+fn without_mount_namespace(b: &mut Bundle) {
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "mount");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+}
+
+/// A config without a mount namespace (contest's `ns_itype`): runc prepares the rootfs in the
+/// caller's mount namespace and chroots into it. pier-runc runs here inside `unshare --mount` so
+/// that "the caller's namespace" is a private one of this test, gone with its last process.
+#[test]
+fn no_mount_namespace_chroots_in_the_callers_namespace() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["sh", "-c", "readlink /proc/self/ns/mnt; cat /marker"]);
+    without_mount_namespace(&mut b);
+    std::fs::write(b.rootfs().join("marker"), "in the rootfs\n").unwrap();
+    b.write_config();
+    let under_unshare = |args: &[&str]| {
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg(r#"readlink /proc/self/ns/mnt; exec "$@""#)
+            .arg("sh")
+            .arg(&b.bin)
+            .arg("--root")
+            .arg(&b.root)
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let bundle = b.path().display().to_string();
+    let o = under_unshare(&["run", "--bundle", &bundle, &b.id])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(o.status.success(), "{out} {}", stderr(&o));
+    let own = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_ne!(
+        lines[0],
+        own.to_str().unwrap(),
+        "unshare gave no new namespace"
+    );
+    assert_eq!(
+        lines[1], lines[0],
+        "the container got a mount namespace of its own"
+    );
+    assert_eq!(lines[2], "in the rootfs", "{out}");
+    // Its mounts stayed in the (now gone) private namespace, not in this one.
+    b.assert_clean();
+
+    // exec enters the container's root too (the init's, through /proc/<pid>/root).
+    b.config["process"]["args"] = json!(["sleep", "1000"]);
+    b.write_config();
+    // The init keeps the create's stdio: a file, not a pipe that would stay open.
+    let log = b.path().join("create.err");
+    let st = under_unshare(&["create", "--bundle", &bundle, &b.id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(b.runc(&["start", &b.id]).status.success());
+    let o = b.runc(&["exec", &b.id, "cat", "/marker"]);
+    assert_eq!(stdout(&o), "in the rootfs\n", "{}", stderr(&o));
+    assert!(b.runc(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
+/// Masked or read-only paths without a mount namespace would hide the host's own /proc and /sys:
+/// refused with runc's message, nothing created.
+#[test]
+fn masked_paths_need_a_mount_namespace() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&["true"]);
+    without_mount_namespace(&mut b);
+    b.config["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+    let o = b.create();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unable to restrict sys entries without a private MNT namespace"),
+        "{}",
+        stderr(&o)
+    );
+    b.assert_clean();
+}
+
+/// Run in a container: nice and scheduling policy of a child process (fields 19 and 41 of
+/// `/proc/<pid>/stat`), whether any of its mappings is interleaved on node 0, the machine name.
+const SCHED_PROBE: &str = "cut -d')' -f2 /proc/self/stat | cut -d' ' -f18,40; \
+     grep -q interleave:0 /proc/self/numa_maps && echo interleaved; uname -m";
+
+fn check_sched_probe(out: &str, who: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    // SCHED_BATCH is policy 3.
+    assert_eq!(lines, ["5 3", "interleaved", "i686"], "{who}: {out}");
+}
+
+/// `process.scheduler`, `linux.memoryPolicy` and `linux.personality` reach the init and every
+/// exec'd process; `execCPUAffinity` pins an exec (the initial CPUs until it is in the cgroup,
+/// then the final ones; with `--debug` its helper logs the initial mask as runc does).
+#[test]
+fn scheduler_memory_policy_personality_and_exec_affinity() {
+    if !is_root() {
+        return;
+    }
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        &format!("({SCHED_PROBE}) > /init.out; sleep 1000"),
+    ]);
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.config["root"]["readonly"] = json!(false);
+    let o = b.create();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(b.runc(&["start", &b.id]).status.success());
+    let init_out = b.rootfs().join("init.out");
+    for _ in 0..1000 {
+        if std::fs::read_to_string(&init_out).is_ok_and(|s| s.lines().count() == 3) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    check_sched_probe(&std::fs::read_to_string(&init_out).unwrap(), "init");
+    let o = b.runc(&["exec", &b.id, "sh", "-c", SCHED_PROBE]);
+    check_sched_probe(&stdout(&o), "exec");
+
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        let mut process = b.config["process"].clone();
+        process["args"] = json!(["grep", "Cpus_allowed_list", "/proc/self/status"]);
+        process["execCPUAffinity"] = json!({"initial": "0", "final": "1"});
+        let pj = b.path().join("process.json");
+        std::fs::write(&pj, process.to_string()).unwrap();
+        let o = b
+            .cmd()
+            .arg("--debug")
+            .args(["exec", "--process"])
+            .arg(&pj)
+            .arg(&b.id)
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o), "Cpus_allowed_list:\t1\n", "{}", stderr(&o));
+        assert!(stderr(&o).contains("affinity: 0x1\""), "{}", stderr(&o));
+    }
+    assert!(b.runc(&["delete", "--force", &b.id]).status.success());
+    b.assert_clean();
+}
+
+/// Scheduler and memory policy settings runc refuses are refused before anything exists.
+#[test]
+fn bad_scheduler_and_memory_policy_are_refused() {
+    if !is_root() {
+        return;
+    }
+    let cases = [
+        (
+            "scheduler",
+            json!({"policy": "SCHED_OTHER", "priority": 5}),
+            "scheduler.priority can only be specified for SchedFIFO or SchedRR policy",
+        ),
+        (
+            "memoryPolicy",
+            json!({"mode": "MPOL_BIND"}),
+            "memory policy mode requires at least one node but got 0",
+        ),
+        (
+            "memoryPolicy",
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
+            "memory policy mode requires 0 nodes but got 8",
+        ),
+    ];
+    for (key, value, msg) in cases {
+        let mut b = Bundle::new(&["true"]);
+        if key == "scheduler" {
+            b.config["process"][key] = value;
+        } else {
+            b.config["linux"][key] = value;
+        }
+        let o = b.create();
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(msg), "{msg}: {}", stderr(&o));
+        b.assert_clean();
+    }
+}

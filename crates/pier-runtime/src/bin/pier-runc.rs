@@ -227,6 +227,7 @@ impl Logger {
 
 fn main() {
     let cli = Cli::parse();
+    pier_runtime::set_debug_log(cli.debug);
     // The verbs whose processes enter a container run from a read-only image (CVE-2019-5736).
     if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. } | Cmd::Exec { .. }) {
         if let Err(e) = pier_runtime::exeseal::ensure_protected() {

@@ -62,6 +62,7 @@ fn namespace_plan(ls: &LoadedSpec) -> Result<NamespacePlan> {
         uid_mappings: linux.uid_mappings().clone().unwrap_or_default(),
         gid_mappings: linux.gid_mappings().clone().unwrap_or_default(),
         time_offsets: Vec::new(),
+        initial_cpus: None,
     };
     for ns in crate::namespaces::join_order(&list) {
         match ns.path() {
@@ -137,9 +138,7 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
             .collect();
         plan.preserved.retain(|fd| !own.contains(fd));
     }
-    if let Some(p) = linux.personality() {
-        plan.personality32 = serde_json::to_value(p.domain()).unwrap_or_default() == "LINUX32";
-    }
+    plan.container_settings(linux)?;
     let ns_plan = namespace_plan(&ls)?;
 
     let root = opts.root.clone();
@@ -231,6 +230,7 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
         rootfs: ls.rootfs.clone(),
         cgroup: cg_paths,
         new_mount_ns: ns_plan.unshare.contains(CloneFlags::CLONE_NEWNS),
+        host_mount_ns: !has(LinuxNamespaceType::Mount),
         new_cgroup_ns: ns_plan.new_cgroup,
         new_user_ns: ns_plan.new_user
             || ns_plan
@@ -244,11 +244,6 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
         fifo,
         hook_state: st.hook_state(crate::state::Status::Creating),
     };
-    if !has(LinuxNamespaceType::Mount) {
-        return Err(RuntimeError::InvalidConfig(
-            "a mount namespace is required".into(),
-        ));
-    }
     if opts.subreaper {
         sys::set_child_subreaper()?;
     }

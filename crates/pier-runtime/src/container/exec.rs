@@ -1,9 +1,10 @@
 //! `exec`: run a new process in a running container — join every namespace of its init
 //! (user first), its cgroup, apply the process (user, caps, rlimits, no_new_privs, the
 //! container's seccomp profile, cwd) and exec. Success is known when the sync socket closes on
-//! `execve` (close-on-exec); a failed exec reports its error on it.
+//! `execve` (close-on-exec); a failed exec reports its error on it. A container without a mount
+//! namespace has its root only by chroot: the process chroots into the init's root too.
 
-use crate::error::{Result, RuntimeError};
+use crate::error::{Context, Result, RuntimeError};
 use crate::process::launch::{self, Event, NamespacePlan};
 use crate::process::ProcessPlan;
 use crate::state::{ContainerState, Status};
@@ -83,7 +84,14 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
         uid_mappings: vec![],
         gid_mappings: vec![],
         time_offsets: vec![],
+        initial_cpus: None,
     };
+    plan.container_settings(&linux)?;
+    if let Some(a) = opts.process.exec_cpu_affinity() {
+        let a = crate::process::sched::ExecAffinity::from_spec(a)?;
+        ns_plan.initial_cpus = a.initial;
+        plan.cpus = a.last;
+    }
     let list = linux.namespaces().clone().unwrap_or_default();
     for ns in crate::namespaces::join_order(&list) {
         let name = crate::namespaces::proc_name(ns.typ());
@@ -95,6 +103,21 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
             PathBuf::from(format!("/proc/{}/ns/{name}", st.pid)),
         ));
     }
+    let chroot_to = if list.iter().any(|n| n.typ() == LinuxNamespaceType::Mount) {
+        None
+    } else {
+        let root = format!("/proc/{}/root", st.pid);
+        Some(
+            nix::fcntl::open(
+                root.as_str(),
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| format!("open {root}"))?,
+        )
+    };
     let cg = crate::cgroups::manager(&st.cgroup);
     if opts.subreaper {
         crate::sys::set_child_subreaper()?;
@@ -104,6 +127,10 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
     let mut launched = launch::launch(&ns_plan, Some(cg.as_ref()), &mut |ch| {
         if let Some(fds) = &stdio {
             crate::sys::dup_stdio(fds)?;
+        }
+        if let Some(root) = &chroot_to {
+            nix::unistd::fchdir(root).ctx(|| "fchdir container root".into())?;
+            nix::unistd::chroot(".").ctx(|| "chroot container root".into())?;
         }
         if plan.terminal {
             nix::unistd::setsid().map_err(|e| RuntimeError::Sys {

@@ -1,6 +1,6 @@
 //! The container's init, from the moment it is pid 1 of its namespaces until `execve`: session,
 //! keyring, rootfs and mounts, hostname, hooks hand-off (prestart/createRuntime in the runtime,
-//! createContainer here before pivot_root), pivot_root, console, sysctls, read-only/masked paths,
+//! createContainer here before pivot_root), pivot_root (chroot without a mount namespace), console, sysctls, read-only/masked paths,
 //! the process plan; then `Ready`, the wait on exec.fifo, startContainer hooks and `execve`.
 
 use super::ProcessPlan;
@@ -21,6 +21,9 @@ pub struct InitContext {
     pub rootfs: PathBuf,
     pub cgroup: CgroupPaths,
     pub new_mount_ns: bool,
+    /// No mount namespace in the spec at all: the rootfs is prepared in the caller's mount
+    /// namespace and entered with chroot (runc's behaviour).
+    pub host_mount_ns: bool,
     pub new_cgroup_ns: bool,
     pub new_user_ns: bool,
     pub no_pivot: bool,
@@ -40,7 +43,8 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     if !ctx.no_new_keyring {
         crate::sys::join_session_keyring(&ctx.id)?;
     }
-    if ctx.new_mount_ns {
+    let own_mounts = ctx.new_mount_ns || ctx.host_mount_ns;
+    if own_mounts {
         mounts::prepare_rootfs(
             &ctx.spec,
             &RootfsContext {
@@ -69,7 +73,10 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     if let Some(h) = hooks.create_container() {
         crate::hooks::run(h, &state)?;
     }
-    if ctx.no_pivot {
+    if ctx.host_mount_ns {
+        // pivot_root or MS_MOVE would replace the caller's root; chroot only changes ours.
+        mounts::chroot_root(&ctx.rootfs)?;
+    } else if ctx.no_pivot {
         mounts::move_root(&ctx.rootfs)?;
     } else {
         mounts::pivot_root(&ctx.rootfs)?;
@@ -93,7 +100,7 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
         let _ = std::fs::create_dir_all(&plan.cwd);
     }
     mounts::write_sysctls(&ctx.spec)?;
-    if ctx.new_mount_ns {
+    if own_mounts {
         mounts::finalize(&ctx.spec)?;
         mounts::apply_root_propagation(&ctx.spec)?;
     }

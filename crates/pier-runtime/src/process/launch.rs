@@ -31,6 +31,9 @@ pub struct NamespacePlan {
     pub gid_mappings: Vec<LinuxIdMapping>,
     /// `linux.timeOffsets` lines for a new time namespace.
     pub time_offsets: Vec<String>,
+    /// CPUs of the helper (and so of the child) before it joins the cgroup
+    /// (`execCPUAffinity.initial`).
+    pub initial_cpus: Option<nix::sched::CpuSet>,
 }
 
 /// A launched helper/child pair seen from the caller.
@@ -91,6 +94,10 @@ fn helper(
     // inside its namespaces).
     sys::set_parent_death_signal(libc::SIGKILL)?;
     sys::set_dumpable(false)?;
+    if let Some(cpus) = &plan.initial_cpus {
+        super::sched::set_affinity(cpus)?;
+    }
+    crate::debug_log(&format!("affinity: {:#x}", super::sched::affinity_mask()));
     if let Some(cg) = cgroup {
         cg.add_task(0)?;
     }

@@ -1,7 +1,7 @@
 //! The container process: what is computed from an OCI `process` in the parent
 //! ([`ProcessPlan::new`], so bad input fails before anything exists) and applied in the child
-//! just before `execve` ([`ProcessPlan::apply`]): rlimits, oom_score_adj, I/O priority,
-//! personality, capabilities, uid/gid/additional groups, no_new_privs, seccomp, umask, cwd
+//! just before `execve` ([`ProcessPlan::apply`]): rlimits, exec CPU affinity, scheduler,
+//! oom_score_adj, I/O priority, personality, memory policy ([`sched`]), capabilities, uid/gid/additional groups, no_new_privs, seccomp, umask, cwd
 //! (checked to be inside the container: CVE-2024-21626), the executable looked up in the
 //! container's PATH, every fd beyond stdio and the preserved ones marked close-on-exec, and every
 //! signal back to its default action and unblocked (the runtime ignores SIGPIPE).
@@ -11,6 +11,7 @@
 
 pub mod init;
 pub mod launch;
+pub mod sched;
 
 use crate::capabilities::CapSets;
 use crate::error::{Context, Result, RuntimeError};
@@ -36,6 +37,10 @@ pub struct ProcessPlan {
     pub console_size: Option<(u16, u16)>,
     pub io_priority: Option<(i64, i64)>,
     pub personality32: bool,
+    pub scheduler: Option<sched::SchedAttr>,
+    pub mempolicy: Option<sched::MemPolicy>,
+    /// CPUs once in the cgroup (exec's `execCPUAffinity.final`).
+    pub cpus: Option<nix::sched::CpuSet>,
     pub preserve_fds: u32,
     /// The fds of 3..3+preserve_fds that were open when the plan was made (the caller's);
     /// the runtime's own fds never pass, even if they reuse a number in that range.
@@ -71,14 +76,11 @@ impl ProcessPlan {
                 }
             }
         }
-        if let Some(s) = p.scheduler() {
-            let policy = serde_json::to_value(s.policy()).unwrap_or_default();
-            if policy != "SCHED_OTHER" || s.nice().is_some() {
-                return Err(RuntimeError::Unsupported(format!(
-                    "process.scheduler {policy} is not supported by pier-runc"
-                )));
-            }
-        }
+        let scheduler = p
+            .scheduler()
+            .as_ref()
+            .map(sched::SchedAttr::from_spec)
+            .transpose()?;
         if p.apparmor_profile()
             .as_deref()
             .is_some_and(|s| !s.is_empty())
@@ -123,6 +125,9 @@ impl ProcessPlan {
                 .map(|b| (b.height() as u16, b.width() as u16)),
             io_priority,
             personality32: false,
+            scheduler,
+            mempolicy: None,
+            cpus: None,
             preserve_fds,
             preserved: (3..3 + preserve_fds as i32)
                 .filter(|fd| {
@@ -135,6 +140,20 @@ impl ProcessPlan {
                 })
                 .collect(),
         })
+    }
+
+    /// What the container's `linux` section sets for each of its processes (init and exec):
+    /// personality, memory policy.
+    pub fn container_settings(&mut self, linux: &oci_spec::runtime::Linux) -> Result<()> {
+        if let Some(p) = linux.personality() {
+            self.personality32 = serde_json::to_value(p.domain()).unwrap_or_default() == "LINUX32";
+        }
+        self.mempolicy = linux
+            .memory_policy()
+            .as_ref()
+            .map(sched::MemPolicy::from_spec)
+            .transpose()?;
+        Ok(())
     }
 
     fn env_var(&self, key: &str) -> Option<&str> {
@@ -212,6 +231,12 @@ impl ProcessPlan {
                 });
             }
         }
+        if let Some(cpus) = &self.cpus {
+            sched::set_affinity(cpus)?;
+        }
+        if let Some(s) = &self.scheduler {
+            s.apply()?;
+        }
         if let Some(adj) = self.oom_score_adj {
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())
                 .ctx(|| format!("set oom_score_adj {adj}"))?;
@@ -229,6 +254,9 @@ impl ProcessPlan {
         if self.personality32 {
             // SAFETY: personality with an integer argument.
             unsafe { libc::personality(0x0008) };
+        }
+        if let Some(m) = &self.mempolicy {
+            m.apply()?;
         }
         // Make the cwd and enter it while still root, as runc does (again as the user if root
         // may not: a volume only the user can enter). Before seccomp, whose filter may trap
