@@ -69,6 +69,11 @@ fn load() -> Option<Mutex<Lib>> {
     }))
 }
 
+/// Whether libnftables has been loaded into this process.
+pub(crate) fn loaded() -> bool {
+    LIB.get().is_some_and(Option::is_some)
+}
+
 /// Runs an nft script in-process; `None` when libnftables is not available.
 pub(crate) fn run(script: &str) -> Option<Result<()>> {
     let lib = LIB.get_or_init(load).as_ref()?;

@@ -247,8 +247,11 @@ async fn published_port_reaches_container_from_host_and_localhost() {
         container_port: 8080,
         proto: Proto::Tcp,
     });
-    rs.apply().unwrap();
-    rs.apply().unwrap(); // re-applying replaces, never duplicates
+    // The cold path (the `nft` binary, unless a test before loaded libnftables), then the hot
+    // path (in-process through libnftables):
+    // re-applying replaces, never duplicates, and both paths give the same table.
+    rs.apply(false).unwrap();
+    rs.apply(true).unwrap();
 
     for target in [Ipv4Addr::LOCALHOST, gw] {
         let addr = SocketAddr::from((target, host_port));
@@ -402,7 +405,7 @@ async fn bridges_are_isolated_and_internal_has_no_route_out() {
     let mut internal = NetworkRules::new(&bri, si);
     internal.internal = true;
     rs.networks.push(internal);
-    rs.apply().unwrap();
+    rs.apply(true).unwrap();
     assert!(
         !ping(&nsa, ipb),
         "a → b must be dropped between pier bridges"
@@ -617,7 +620,7 @@ async fn udp_published_port_and_attach_latency() {
         container_port: 5300,
         proto: Proto::Udp,
     });
-    rs.apply().unwrap();
+    rs.apply(true).unwrap();
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(3)))
@@ -846,7 +849,7 @@ async fn containers_cannot_reach_host_loopback_through_route_localnet() {
     );
     let mut rs = RuleSet::new(&table);
     rs.networks.push(NetworkRules::new(&br, sub));
-    rs.apply().unwrap();
+    rs.apply(true).unwrap();
     // ...and with the guard chain, the packets are dropped
     let after = send_and_check(ns.netns(), b"after");
     assert!(
@@ -976,7 +979,7 @@ async fn outside_hosts_reach_published_ports_but_not_container_addresses() {
         container_port: 8080,
         proto: Proto::Tcp,
     });
-    rs.apply().unwrap();
+    rs.apply(true).unwrap();
     let direct = connect(SocketAddr::from((ip, 8080)));
     assert!(
         direct.is_err(),

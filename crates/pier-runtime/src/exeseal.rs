@@ -110,7 +110,15 @@ pub fn ensure_protected() -> Result<()> {
 
 /// A detached, read-only bind mount of our own executable (needs CAP_SYS_ADMIN).
 pub fn read_only_clone() -> Result<OwnedFd> {
-    let fd = crate::sys::open_tree_clone(Path::new("/proc/self/exe"))?;
+    read_only_view(Path::new("/proc/self/exe"))
+}
+
+/// A detached, read-only bind mount of the executable at `path` (needs CAP_SYS_ADMIN). A
+/// process executed through it (`/proc/self/fd/N`) is protected from the start, so its
+/// [`ensure_protected`] does not re-execute: a daemon that spawns a protected binary for every
+/// container (pierd, the shim) keeps one and saves that second exec.
+pub fn read_only_view(path: &Path) -> Result<OwnedFd> {
+    let fd = crate::sys::open_tree_clone(path)?;
     const MOUNT_ATTR_RDONLY: u64 = 0x1;
     const MOUNT_ATTR_NOSUID: u64 = 0x2;
     const MOUNT_ATTR_NODEV: u64 = 0x4;

@@ -51,6 +51,9 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Each subcommand's arguments are built only when it is the one given (saves ~1 ms of
+// clap building the whole tree at every start).
+#[command(defer = true)]
 enum Command {
     /// Manage containers
     #[command(subcommand)]
@@ -136,6 +139,9 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+// Each subcommand's arguments are built only when it is the one given (saves ~1 ms of
+// clap building the whole tree at every start).
+#[command(defer = true)]
 enum SystemCommand {
     /// Display system-wide information
     Info(system::info::Args),

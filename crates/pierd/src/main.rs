@@ -46,6 +46,24 @@ fn main() {
     }
 }
 
+/// Hands memory freed by bursts of work (a pull, a load, a build) back to the kernel, as Go's
+/// scavenger does for dockerd: glibc keeps freed heap in each thread's arena, so without this an
+/// idle pierd stays as large as its busiest moment. Every 10 s, when more than 1 MiB sits free in
+/// the arenas, `malloc_trim` returns it. Costs nothing measurable when idle.
+async fn return_free_memory() {
+    const CHECK: Duration = Duration::from_secs(10);
+    const SLACK: usize = 1 << 20;
+    loop {
+        tokio::time::sleep(CHECK).await;
+        // SAFETY: mallinfo2 and malloc_trim only read and release the allocator's free lists;
+        // both are thread safe.
+        let free = unsafe { libc::mallinfo2() }.fordblks;
+        if free > SLACK {
+            let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+        }
+    }
+}
+
 fn init_tracing(level: &str) {
     let level = match level {
         "fatal" => "error",
@@ -82,6 +100,7 @@ async fn run(cfg: DaemonConfig, cgroup_parent: String) -> anyhow::Result<()> {
     );
     engine.init_networks().await.context("set up networking")?;
     engine.recover_containers();
+    tokio::spawn(return_free_memory());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();

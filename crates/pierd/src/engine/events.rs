@@ -3,6 +3,7 @@
 //! only (the last [`KEEP`]), as dockerd does.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use futures::StreamExt;
@@ -16,8 +17,9 @@ use super::Result;
 pub const KEEP: usize = 256;
 
 pub struct EventBus {
-    tx: broadcast::Sender<EventMessage>,
-    recent: Mutex<VecDeque<EventMessage>>,
+    /// Shared messages: the channel's 1024 slots then hold a pointer each, not a message.
+    tx: broadcast::Sender<Arc<EventMessage>>,
+    recent: Mutex<VecDeque<Arc<EventMessage>>>,
 }
 
 impl Default for EventBus {
@@ -54,6 +56,7 @@ impl EventBus {
             time: now.timestamp(),
             time_nano: nanos,
         };
+        let msg = Arc::new(msg);
         {
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
             if recent.len() == KEEP {
@@ -69,7 +72,7 @@ impl EventBus {
     pub fn subscribe(
         &self,
         since_nanos: Option<i64>,
-    ) -> (Vec<EventMessage>, broadcast::Receiver<EventMessage>) {
+    ) -> (Vec<EventMessage>, broadcast::Receiver<Arc<EventMessage>>) {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let rx = self.tx.subscribe();
         let past = match since_nanos {
@@ -77,7 +80,7 @@ impl EventBus {
             Some(s) => recent
                 .iter()
                 .filter(|m| m.time_nano >= s)
-                .cloned()
+                .map(|m| EventMessage::clone(m))
                 .collect(),
         };
         (past, rx)
@@ -127,7 +130,7 @@ impl super::Engine {
                     None => rx.recv().await,
                 };
                 match next {
-                    Ok(m) => return Some((m, rx)),
+                    Ok(m) => return Some((Arc::unwrap_or_clone(m), rx)),
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "an events subscriber fell behind");
                     }

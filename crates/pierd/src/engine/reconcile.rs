@@ -14,6 +14,8 @@ use super::{Engine, Result};
 
 impl Engine {
     pub(crate) fn reconcile(&self) -> Result<()> {
+        // Directories of removed containers whose deletion a crash interrupted.
+        let _ = std::fs::remove_dir_all(self.containers_trash());
         let ingest = self.content.clean_ingest()?;
         let temp = self.snapshots.clean_temp()?;
         if ingest + temp > 0 {

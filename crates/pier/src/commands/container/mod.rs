@@ -18,6 +18,9 @@ pub mod stats;
 use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
+// Each subcommand's arguments are built only when it is the one given (saves ~1 ms of
+// clap building the whole tree at every start).
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// List containers
     #[command(name = "ls", visible_aliases = ["ps", "list"])]

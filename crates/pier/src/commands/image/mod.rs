@@ -11,6 +11,9 @@ pub mod tag;
 use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
+// Each subcommand's arguments are built only when it is the one given (saves ~1 ms of
+// clap building the whole tree at every start).
+#[command(defer = true)]
 pub enum ImageCommand {
     /// List images
     #[command(name = "ls", visible_alias = "list")]

@@ -14,6 +14,9 @@ pub mod remove;
 use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
+// Each subcommand's arguments are built only when it is the one given (saves ~1 ms of
+// clap building the whole tree at every start).
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Connect a container to a network
     #[command(override_usage = "pier network connect [OPTIONS] NETWORK CONTAINER")]

@@ -308,6 +308,10 @@ impl Engine {
     pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
         self.opts.data_root.join("containers").join(id)
     }
+    /// Removed containers' directories, deleted in the background (no id starts with a dot).
+    pub(crate) fn containers_trash(&self) -> PathBuf {
+        self.opts.data_root.join("containers").join(".trash")
+    }
     pub(crate) fn container_run_dir(&self, id: &str) -> PathBuf {
         self.opts.exec_root.join("containers").join(id)
     }

@@ -513,7 +513,7 @@ impl Engine {
             }
         }
         if with_ports {
-            self.apply_rules().await?;
+            self.apply_rules(true).await?;
         }
         if !user_nets.is_empty() {
             self.register_dns(rec, &user_nets);
@@ -675,7 +675,7 @@ impl Engine {
             let e = self.clone();
             let cid = cid.to_string();
             tokio::spawn(async move {
-                if let Err(err) = e.apply_rules().await {
+                if let Err(err) = e.apply_rules(true).await {
                     tracing::warn!(%cid, error = %err, "nft rules not updated");
                 }
             });

@@ -189,7 +189,7 @@ impl Engine {
             st.ipams.insert(id.clone(), ipam);
             st.nets.insert(id.clone(), rec.clone());
         }
-        self.apply_rules().await?;
+        self.apply_rules(false).await?;
         self.network_event(&rec, "create", &[]);
         Ok(id)
     }
@@ -345,7 +345,7 @@ impl Engine {
             st.eps.retain(|(_, nid), _| nid != &n.id);
         }
         self.networks.dns.remove_network(&n.id);
-        self.apply_rules().await?;
+        self.apply_rules(false).await?;
         if n.is_bridge() {
             pier_network::Bridge::remove(&n.bridge)
                 .await

@@ -404,12 +404,13 @@ impl Engine {
             st.eps = eps;
             st.ipams = ipams;
         }
-        self.apply_rules().await?;
+        self.apply_rules(false).await?;
         Ok(())
     }
 
-    /// Rewrites pier's nft table from the records (no-op with `--iptables=false`).
-    pub(crate) async fn apply_rules(self: &Arc<Self>) -> Result<()> {
+    /// Rewrites pier's nft table from the records (no-op with `--iptables=false`); `hot` on a
+    /// container's start/exit path (see [`pier_network::nft::RuleSet::apply`]).
+    pub(crate) async fn apply_rules(self: &Arc<Self>, hot: bool) -> Result<()> {
         let opts = &self.networks.opts;
         if !opts.enabled || !opts.iptables {
             return Ok(());
@@ -422,7 +423,7 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             let rs = e.ruleset();
-            rs.apply().map_err(net_err)
+            rs.apply(hot).map_err(net_err)
         })
         .await
     }
