@@ -22,6 +22,10 @@ fn main() {
     if let Err(e) = pier_runtime::exeseal::ensure_protected() {
         eprintln!("warning: {e}");
     }
+    // Started through pierd's read-only view of the binary (`/proc/self/fd/N`), the kernel
+    // named us after that fd number; `ps`, `top` and `pgrep` should show the shim's own name.
+    // SAFETY: PR_SET_NAME with a NUL-terminated name of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"pier-shim".as_ptr()) };
     let args = match args::Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
