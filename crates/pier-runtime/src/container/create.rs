@@ -46,7 +46,9 @@ impl Drop for Cleanup {
             let _ = cgroups::manager(&cg).destroy();
         }
         if let Some(d) = self.dir.take() {
-            let _ = std::fs::remove_dir_all(d);
+            if let (Some(root), Some(id)) = (d.parent(), d.file_name()) {
+                let _ = ContainerState::remove_dir(root, &id.to_string_lossy());
+            }
         }
     }
 }
@@ -144,7 +146,7 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
     let root = opts.root.clone();
     std::fs::create_dir_all(&root).ctx(|| format!("create state root {}", root.display()))?;
     let dir = ContainerState::dir(&root, &opts.id);
-    match std::fs::create_dir(&dir) {
+    match ContainerState::create_dir(&root, &opts.id) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(RuntimeError::Exists(opts.id.clone()))

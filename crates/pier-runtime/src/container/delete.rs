@@ -49,7 +49,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Some(h) => crate::hooks::run(&h, &st.hook_state(Status::Stopped)),
         None => Ok(()),
     };
-    std::fs::remove_dir_all(ContainerState::dir(root, id))
+    ContainerState::remove_dir(root, id)
         .map_err(|e| RuntimeError::Other(format!("remove state of {id}: {e}")))?;
     // The container is gone either way; a failed poststop hook is still reported (as runc).
     hook
