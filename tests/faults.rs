@@ -247,16 +247,18 @@ fn run_rm(env: &Env) {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["Id"].as_str().unwrap().to_string();
+    // As the docker CLI: the wait first (a `--rm` container may be gone before a wait sent
+    // after the start arrives), then the start.
+    let wait = env.d.api_pending(
+        "POST",
+        &format!("{V}/containers/{id}/wait?condition=removed"),
+    );
+    assert_eq!(wait.status, 200);
     let r = env
         .d
         .api("POST", &format!("{V}/containers/{id}/start"), None);
     assert_eq!(r.status, 204, "{}", r.text());
-    let r = env.d.api(
-        "POST",
-        &format!("{V}/containers/{id}/wait?condition=removed"),
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    let r = wait.finish().unwrap();
     assert_eq!(r.json()["StatusCode"], 0, "{}", r.text());
 }
 

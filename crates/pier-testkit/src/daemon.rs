@@ -356,6 +356,12 @@ impl Daemon {
     }
 
     /// Like [`Daemon::api`] but returns the I/O error (the daemon may be down).
+    /// A bodyless API request whose response headers have arrived (see [`crate::http::Pending`]).
+    pub fn api_pending(&self, method: &str, path: &str) -> crate::http::Pending {
+        crate::http::unix_request_pending(&self.socket(), method, path)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
     pub fn try_api(&self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<Response> {
         unix_request(&self.socket(), method, path, body)
     }

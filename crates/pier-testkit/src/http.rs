@@ -79,8 +79,12 @@ pub fn request_over<S: Read + Write>(
     read_response(BufReader::new(stream), method == "HEAD")
 }
 
-fn read_response<R: BufRead>(mut r: R, head_only: bool) -> io::Result<Response> {
-    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+fn bad(m: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, m.to_string())
+}
+
+/// The status line and headers of the final (non-1xx) response.
+fn read_head<R: BufRead>(r: &mut R) -> io::Result<(u16, Vec<(String, String)>)> {
     loop {
         let mut line = String::new();
         if r.read_line(&mut line)? == 0 {
@@ -106,40 +110,97 @@ fn read_response<R: BufRead>(mut r: R, head_only: bool) -> io::Result<Response> 
         if (100..200).contains(&status) {
             continue; // 100 Continue and friends: the real response follows
         }
-        let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        let mut body = Vec::new();
-        if head_only || status == 204 || status == 304 {
-            // no body
-        } else if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            loop {
-                let mut size = String::new();
-                if r.read_line(&mut size)? == 0 {
-                    break;
-                }
-                let size = size.trim().split(';').next().unwrap_or("");
-                let n = usize::from_str_radix(size, 16)
-                    .map_err(|_| bad(&format!("bad chunk size {size:?}")))?;
-                if n == 0 {
-                    break;
-                }
-                let start = body.len();
-                body.resize(start + n, 0);
-                r.read_exact(&mut body[start..])?;
-                let mut crlf = String::new();
-                r.read_line(&mut crlf)?;
-            }
-        } else if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
-            body.resize(len, 0);
-            r.read_exact(&mut body)?;
-        } else {
-            r.read_to_end(&mut body)?;
-        }
-        return Ok(Response {
-            status,
-            headers,
-            body,
-        });
+        return Ok((status, headers));
     }
+}
+
+fn read_body<R: BufRead>(
+    mut r: R,
+    status: u16,
+    headers: &[(String, String)],
+    head_only: bool,
+) -> io::Result<Vec<u8>> {
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if head_only || status == 204 || status == 304 {
+        // no body
+    } else if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            if r.read_line(&mut size)? == 0 {
+                break;
+            }
+            let size = size.trim().split(';').next().unwrap_or("");
+            let n = usize::from_str_radix(size, 16)
+                .map_err(|_| bad(&format!("bad chunk size {size:?}")))?;
+            if n == 0 {
+                break;
+            }
+            let start = body.len();
+            body.resize(start + n, 0);
+            r.read_exact(&mut body[start..])?;
+            let mut crlf = String::new();
+            r.read_line(&mut crlf)?;
+        }
+    } else if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(len, 0);
+        r.read_exact(&mut body)?;
+    } else {
+        r.read_to_end(&mut body)?;
+    }
+    Ok(body)
+}
+
+fn read_response<R: BufRead>(mut r: R, head_only: bool) -> io::Result<Response> {
+    let (status, headers) = read_head(&mut r)?;
+    let body = read_body(r, status, &headers, head_only)?;
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A request to the Engine API whose response headers have arrived and whose body has not: what
+/// the docker CLI does with `wait` before it sends `start`, so the wait is registered before the
+/// container can exit (and, with `--rm`, be gone).
+pub struct Pending {
+    reader: BufReader<UnixStream>,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Pending {
+    /// Reads the rest of the response.
+    pub fn finish(self) -> io::Result<Response> {
+        let body = read_body(self.reader, self.status, &self.headers, false)?;
+        Ok(Response {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
+/// Sends a bodyless request on the unix socket and returns once its response headers arrived.
+pub fn unix_request_pending(socket: &Path, method: &str, path: &str) -> io::Result<Pending> {
+    let mut s = UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nUser-Agent: pier-testkit\r\n"
+    );
+    if matches!(method, "POST" | "PUT" | "PATCH") {
+        head.push_str("Content-Length: 0\r\n");
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    let mut reader = BufReader::new(s);
+    let (status, headers) = read_head(&mut reader)?;
+    Ok(Pending {
+        reader,
+        status,
+        headers,
+    })
 }
 
 /// One request to `addr` ("127.0.0.1:PORT") over TCP.

@@ -487,16 +487,23 @@ impl CgroupManager for V1Manager {
     }
 }
 
-/// Create a cpuset directory chain, copying cpus/mems from the parent into every new level (a
-/// cpuset cgroup with empty cpus cannot hold tasks).
+/// Create a cpuset directory chain, copying cpus/mems from the parent into every level that has
+/// none yet (a cpuset cgroup with empty cpus cannot hold tasks). A level that exists is not
+/// taken as ready: a concurrent create may have made the directory and not yet filled it, and
+/// copying its empty values down would leave the new cgroup unable to take tasks (ENOSPC).
 fn create_cpuset(path: &Path) -> Result<()> {
-    if path.exists() {
+    let populated = |p: &Path| {
+        ["cpuset.cpus", "cpuset.mems"]
+            .iter()
+            .all(|f| !read(p, f).unwrap_or_default().trim().is_empty())
+    };
+    if path.exists() && populated(path) {
         return Ok(());
     }
     let parent = path
         .parent()
         .ok_or_else(|| RuntimeError::Cgroup("bad cpuset path".into()))?;
-    if !parent.exists() {
+    if !parent.exists() || !populated(parent) {
         create_cpuset(parent)?;
     }
     std::fs::create_dir(path)
@@ -509,9 +516,58 @@ fn create_cpuset(path: &Path) -> Result<()> {
         })
         .map_err(|e| RuntimeError::Cgroup(format!("create {}: {e}", path.display())))?;
     for f in ["cpuset.cpus", "cpuset.mems"] {
-        if read(path, f).unwrap_or_default().is_empty() {
+        if read(path, f).unwrap_or_default().trim().is_empty() {
             write(path, f, &read(parent, f)?)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Removes the test's cpuset directories, deepest first, even when the test fails.
+    struct Cleanup(Vec<PathBuf>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for d in &self.0 {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+
+    #[test]
+    fn cpuset_under_a_parent_made_but_not_yet_filled_gets_cpus() {
+        let root = Path::new("/sys/fs/cgroup/cpuset");
+        if !nix::unistd::geteuid().is_root() || read(root, "cpuset.cpus").is_err() {
+            eprintln!("skip: needs root and the cgroup v1 cpuset hierarchy");
+            return;
+        }
+        // A concurrent create has made the parent and not filled it yet: its cpus are empty.
+        let parent = root.join(format!("pier-cpuset-race-{}", std::process::id()));
+        let child = parent.join("c");
+        let _guard = Cleanup(vec![child.clone(), parent.clone()]);
+        std::fs::create_dir(&parent).unwrap();
+        assert_eq!(read(&parent, "cpuset.cpus").unwrap().trim(), "");
+        create_cpuset(&child).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let want = read(root, f).unwrap();
+            assert_eq!(read(&parent, f).unwrap(), want, "{f} of the parent");
+            assert_eq!(read(&child, f).unwrap(), want, "{f} of the child");
+        }
+        // The child can hold a task now (it could not with empty cpus: ENOSPC): this thread,
+        // moved there and back to its own cpuset.
+        let own = std::fs::read_to_string("/proc/thread-self/cgroup").unwrap();
+        let own = own
+            .lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, ctl, p) = (f.next()?, f.next()?, f.next()?);
+                ctl.split(',').any(|c| c == "cpuset").then(|| p.to_string())
+            })
+            .unwrap();
+        write(&child, "tasks", "0").unwrap();
+        write(&root.join(own.trim_start_matches('/')), "tasks", "0").unwrap();
+    }
 }

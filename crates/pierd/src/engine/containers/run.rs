@@ -236,15 +236,20 @@ impl Engine {
         result
     }
 
-    /// Unmounts the rootfs and removes the run dir (keeps the state dir's exit.json out of
-    /// the way); blocking.
-    pub(crate) fn cleanup_run(&self, id: &str) {
+    /// Unmounts the container's rootfs if it is mounted; blocking.
+    fn unmount_rootfs(&self, id: &str) {
         let rootfs = self.rootfs(id);
         if is_mounted(&rootfs) {
             if let Err(e) = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH) {
                 tracing::warn!(%id, error = %e, "unmount rootfs");
             }
         }
+    }
+
+    /// Unmounts the rootfs and removes the run dir (keeps the state dir's exit.json out of
+    /// the way); blocking.
+    pub(crate) fn cleanup_run(&self, id: &str) {
+        self.unmount_rootfs(id);
         let _ = std::fs::remove_dir_all(self.container_run_dir(id));
         let _ = std::fs::remove_dir_all(self.state_dir(id));
         // The container's cgroup, left if the runtime could not remove it.
@@ -512,7 +517,16 @@ impl Engine {
 
     async fn handle_exit(self: &Arc<Self>, c: &Arc<Ctr>, exit: Value) {
         let sock = self.shim_sock(&c.id);
-        let _ = shim_call(&sock, &json!({"op": "delete"})).await;
+        // The shim's delete (the runtime's cgroups and state) and the rootfs' unmount are
+        // independent; the rest of the cleanup (the state dir holds the shim's socket) follows.
+        let e = self.clone();
+        let id = c.id.clone();
+        let unmount = blocking(move || {
+            e.unmount_rootfs(&id);
+            Ok(())
+        });
+        let delete = json!({"op": "delete"});
+        let _ = tokio::join!(shim_call(&sock, &delete), unmount);
         let e = self.clone();
         let id = c.id.clone();
         let _ = blocking(move || {
@@ -521,6 +535,7 @@ impl Engine {
         })
         .await;
         self.net_release(&c.id).await;
+        let auto_remove = c.rec().host_config["AutoRemove"].as_bool().unwrap_or(false);
         let code = exit["exit_code"].as_i64().unwrap_or(255);
         let oom = exit["oom_killed"].as_bool().unwrap_or(false);
         let (policy, max, manually, auto_remove, count) = {
@@ -536,7 +551,11 @@ impl Engine {
             r.state.finished_at = exit["finished_at"]
                 .as_str()
                 .map_or_else(now_rfc3339, str::to_string);
-            let _ = self.save(&r);
+            // A --rm container's record is deleted next (--rm excludes restart policies);
+            // should pierd die in between, the restart finds its shim gone and removes it.
+            if !auto_remove {
+                let _ = self.save(&r);
+            }
             if oom {
                 self.container_event(&r, "oom", &[]);
             }
@@ -546,7 +565,7 @@ impl Engine {
                 rp["Name"].as_str().unwrap_or("no").to_string(),
                 rp["MaximumRetryCount"].as_i64().unwrap_or(0),
                 r.manually_stopped,
-                r.host_config["AutoRemove"].as_bool().unwrap_or(false),
+                auto_remove,
                 r.restart_count,
             )
         };
