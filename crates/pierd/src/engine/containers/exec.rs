@@ -24,6 +24,9 @@ pub struct Exec {
     /// The request body (Cmd, Env, User, WorkingDir, Tty, AttachStdin/out/err, Privileged).
     pub config: Value,
     pub state: Mutex<ExecState>,
+    /// Set once the exit code is recorded: the CLI inspects the exec as soon as its stream
+    /// ends, which may be a moment before the shim's `exec_wait` answer.
+    pub exited: tokio::sync::watch::Sender<bool>,
 }
 
 impl Exec {
@@ -70,6 +73,7 @@ impl Engine {
                     container_id: r.id.clone(),
                     config,
                     state: Mutex::new(ExecState::default()),
+                    exited: tokio::sync::watch::Sender::new(false),
                 }),
             );
         Ok(id)
@@ -217,6 +221,7 @@ impl Engine {
                 st.running = false;
                 st.exit_code = Some(code);
             }
+            ex.exited.send_replace(true);
             e.container_event(
                 &rec,
                 "exec_die",
@@ -229,12 +234,12 @@ impl Engine {
     /// Waits (briefly) for a started exec's exit code to be recorded.
     pub async fn exec_settle(&self, id: &str) {
         let Ok(ex) = self.exec(id) else { return };
-        for _ in 0..50 {
-            if ex.st().exit_code.is_some() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut exited = ex.exited.subscribe();
+        if ex.st().exit_code.is_some() || !ex.st().running {
+            return;
         }
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(1), exited.wait_for(|e| *e)).await;
     }
 
     /// `GET /exec/{id}/json`.
