@@ -26,19 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 B=$WORK/bundle
-mkdir -p "$B/rootfs/bin" "$B/rootfs/proc" "$B/rootfs/sys" "$B/rootfs/dev" "$B/rootfs/tmp"
-cp /usr/bin/busybox "$B/rootfs/bin/busybox"
-ln -sf busybox "$B/rootfs/bin/true"
-"$PIER" spec --bundle "$B"
-python3 - "$B/config.json" "$CG" <<'PY'
-import json, sys
-p, cg = sys.argv[1], sys.argv[2]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["linux"]["cgroupsPath"] = cg
-json.dump(c, open(p, "w"), indent=1)
-PY
+. bench/bundle.sh
+make_bundle "$B" "$CG"
 cat > "$WORK/loop.sh" <<EOS
 #!/bin/sh
 for i in \$(seq $RUNS); do "$PIER" --root "$STATE" run --bundle "$B" ph || exit 1; done

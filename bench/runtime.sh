@@ -29,21 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-make_bundle() { # dir cgroup
-  mkdir -p "$1/rootfs/bin" "$1/rootfs/proc" "$1/rootfs/sys" "$1/rootfs/dev" "$1/rootfs/tmp"
-  cp /usr/bin/busybox "$1/rootfs/bin/busybox"
-  for a in sh true echo; do ln -sf busybox "$1/rootfs/bin/$a"; done
-  "$PIER" spec --bundle "$1"
-  python3 - "$1/config.json" "$2" <<'PY'
-import json, sys
-p, cg = sys.argv[1], sys.argv[2]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["linux"]["cgroupsPath"] = cg
-json.dump(c, open(p, "w"), indent=1)
-PY
-}
+. bench/bundle.sh   # make_bundle DIR CGROUP
 
 cmds=()
 names=()

@@ -64,6 +64,18 @@ pub fn request_over<S: Read + Write>(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> io::Result<Response> {
+    write_request(&mut stream, host, method, path, headers, body)?;
+    read_response(BufReader::new(stream), method == "HEAD")
+}
+
+fn write_request<W: Write>(
+    stream: &mut W,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> io::Result<()> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: pier-testkit\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -75,8 +87,7 @@ pub fn request_over<S: Read + Write>(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
-    stream.flush()?;
-    read_response(BufReader::new(stream), method == "HEAD")
+    stream.flush()
 }
 
 fn bad(m: &str) -> io::Error {
@@ -186,14 +197,7 @@ impl Pending {
 pub fn unix_request_pending(socket: &Path, method: &str, path: &str) -> io::Result<Pending> {
     let mut s = UnixStream::connect(socket)?;
     s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nUser-Agent: pier-testkit\r\n"
-    );
-    if matches!(method, "POST" | "PUT" | "PATCH") {
-        head.push_str("Content-Length: 0\r\n");
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes())?;
+    write_request(&mut s, "docker", method, path, &[], None)?;
     let mut reader = BufReader::new(s);
     let (status, headers) = read_head(&mut reader)?;
     Ok(Pending {

@@ -492,20 +492,26 @@ impl CgroupManager for V1Manager {
 /// taken as ready: a concurrent create may have made the directory and not yet filled it, and
 /// copying its empty values down would leave the new cgroup unable to take tasks (ENOSPC).
 fn create_cpuset(path: &Path) -> Result<()> {
-    let populated = |p: &Path| {
-        ["cpuset.cpus", "cpuset.mems"]
-            .iter()
-            .all(|f| !read(p, f).unwrap_or_default().trim().is_empty())
+    // (cpus, mems) of a level, when both are filled.
+    let values = |p: &Path| {
+        let get = |f| read(p, f).ok().filter(|v| !v.trim().is_empty());
+        Some((get("cpuset.cpus")?, get("cpuset.mems")?))
     };
-    if path.exists() && populated(path) {
+    if path.exists() && values(path).is_some() {
         return Ok(());
     }
     let parent = path
         .parent()
         .ok_or_else(|| RuntimeError::Cgroup("bad cpuset path".into()))?;
-    if !parent.exists() || !populated(parent) {
-        create_cpuset(parent)?;
-    }
+    let (cpus, mems) = match values(parent) {
+        Some(v) => v,
+        None => {
+            create_cpuset(parent)?;
+            values(parent).ok_or_else(|| {
+                RuntimeError::Cgroup(format!("{} has no cpus or mems", parent.display()))
+            })?
+        }
+    };
     std::fs::create_dir(path)
         .or_else(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -515,9 +521,9 @@ fn create_cpuset(path: &Path) -> Result<()> {
             }
         })
         .map_err(|e| RuntimeError::Cgroup(format!("create {}: {e}", path.display())))?;
-    for f in ["cpuset.cpus", "cpuset.mems"] {
+    for (f, v) in [("cpuset.cpus", &cpus), ("cpuset.mems", &mems)] {
         if read(path, f).unwrap_or_default().trim().is_empty() {
-            write(path, f, &read(parent, f)?)?;
+            write(path, f, v)?;
         }
     }
     Ok(())

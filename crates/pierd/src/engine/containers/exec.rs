@@ -235,8 +235,11 @@ impl Engine {
     pub async fn exec_settle(&self, id: &str) {
         let Ok(ex) = self.exec(id) else { return };
         let mut exited = ex.exited.subscribe();
-        if ex.st().exit_code.is_some() || !ex.st().running {
-            return;
+        {
+            let st = ex.st();
+            if st.exit_code.is_some() || !st.running {
+                return;
+            }
         }
         let _ =
             tokio::time::timeout(std::time::Duration::from_secs(1), exited.wait_for(|e| *e)).await;
