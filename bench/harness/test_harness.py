@@ -186,7 +186,56 @@ class NetWorkloadTest(unittest.TestCase):
             srv.close()
 
 
+    def test_iperf3_figure_only_for_bytes_received(self):
+        ok = json.dumps({"end": {"sum_received": {"bytes": 5 << 30, "bits_per_second": 8.5e9},
+                                 "sum_sent": {"bytes": 5 << 30}}})
+        self.assertEqual(workloads.iperf3_received(ok), (8.5e9, 5 << 30))
+        for bad, why in ((json.dumps({"error": "unable to connect to server"}), "unable"),
+                         (json.dumps({"end": {"sum_received": {"bytes": 0,
+                                                               "bits_per_second": 0}}}), "0 bytes"),
+                         (json.dumps({"end": {}}), "0 bytes"),
+                         ("iperf3: error - not JSON", "no JSON")):
+            with self.assertRaises(SideError) as cm:
+                workloads.iperf3_received(bad)
+            self.assertIn(why, str(cm.exception))
+
+    def test_gbit_cells(self):
+        self.assertEqual(measure.fmt_value(12.345, "Gbit/s"), "12.35 Gbit/s")
+        self.assertEqual(measure.fmt_value(0.25, "Gbit/s"), "250 Mbit/s")
+
+
 class FixturesTest(unittest.TestCase):
+    def test_iperf3_layer_runs_alone_and_is_deterministic(self):
+        if not os.access("/usr/bin/iperf3", os.X_OK):
+            self.skipTest("iperf3 not installed")
+        with tempfile.TemporaryDirectory() as d:
+            a = fixtures.iperf3_layer(os.path.join(d, "a"))
+            b = fixtures.iperf3_layer(os.path.join(d, "b"))
+            self.assertEqual((a.digest, a.diff_id), (b.digest, b.diff_id))
+            with tarfile.open(a.path) as t:
+                names = t.getnames()
+                self.assertIn("usr/bin/iperf3", names)
+                self.assertEqual(t.getmember("tmp").mode, 0o1777)
+                for lib in fixtures.ldd_closure("/usr/bin/iperf3"):
+                    self.assertTrue(t.getmember(lib.lstrip("/")).isfile(), lib)
+            if os.geteuid() != 0:
+                return
+            root = os.path.join(d, "root")
+            os.makedirs(root)
+            subprocess.run(["tar", "-xzf", a.path, "-C", root], check=True)
+            # nothing of the host's /usr or /lib is reachable: the closure must be complete
+            r = subprocess.run(["chroot", root, "/usr/bin/iperf3", "--version"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("iperf 3", r.stdout)
+
+    def test_ldd_closure_refuses_a_static_binary(self):
+        if not os.path.exists("/usr/bin/busybox"):
+            self.skipTest("busybox-static not installed")
+        with self.assertRaises(RuntimeError):
+            fixtures.ldd_closure("/usr/bin/busybox")
+
+
     def test_busybox_layer_digests(self):
         if not os.path.exists("/usr/bin/busybox"):
             self.skipTest("busybox-static not installed")
