@@ -101,7 +101,10 @@ none of it remains and says so in the section.
   received gives that side an error, not a figure. Two addresses, each with its own container:
   `127.0.0.1`, and the gateway address of the engine's own bridge (a non-loopback host address;
   no interface of the machine's is published). pierd forwards both with nft DNAT in the kernel;
-  the reference dockerd, run with `--iptables=false`, through docker-proxy, its userland proxy.
+  the reference dockerd, run with `--iptables=false` so that it leaves the host's iptables alone,
+  through docker-proxy, its userland proxy. A dockerd with its default `--iptables=true` would
+  still proxy 127.0.0.1 (its OUTPUT DNAT rule skips 127.0.0.0/8) but DNAT the gateway-address
+  path in the kernel, so that row compares pier with docker-proxy, not with docker's default.
   Before timing, a 1 MiB iperf3 test must be counted by the receiver. Higher is better here
   (pier/docker above 1 = pier is faster). Without iperf3 (its install failed), `net-tput` falls
   back to a busybox `nc -ll -p 5201 -e wc -c` sink published on 127.0.0.1: the harness sends

@@ -758,7 +758,9 @@ def net_tput_iperf3(ctx):
                  client_cmd(e, False), client_cmd(e, True)] for e in ENGINES},
             note=(f"{ctx.fixture_info.get('iperf3') or 'iperf3'}: `iperf3 -s` in the container, "
                   "`iperf3 -c` on the host, figure = the receiver's bits/s (`end.sum_received`); "
-                  "pierd forwards with nft DNAT, dockerd with docker-proxy"))
+                  "pierd forwards with nft DNAT; dockerd, run with `--iptables=false`, with "
+                  "docker-proxy (a default dockerd would DNAT the gateway-address path in the "
+                  "kernel too and proxy only 127.0.0.1)"))
         m.side_names = {"pier": "pier", "docker": "docker"}
 
         def make(e, c):
