@@ -199,6 +199,45 @@ class NetWorkloadTest(unittest.TestCase):
                 workloads.iperf3_received(bad)
             self.assertIn(why, str(cm.exception))
 
+    def test_iperf3_busy_server_is_tried_again_other_errors_are_not(self):
+        with tempfile.TemporaryDirectory() as d:
+            # a stand-in iperf3: "busy" for the first `busy` calls, then `last`
+            fake = os.path.join(d, "iperf3")
+            count = os.path.join(d, "n")
+
+            def script(busy, last):
+                with open(fake, "w") as f:
+                    f.write(f"""#!/bin/sh
+n=$(cat {count} 2>/dev/null || echo 0); echo $((n + 1)) > {count}
+if [ "$n" -lt {busy} ]; then
+  echo '{{"error": "the server is busy running a test. try again later"}}'; exit 1
+fi
+echo '{last}'
+""")
+                os.chmod(fake, 0o755)
+                if os.path.exists(count):
+                    os.remove(count)
+            old_path = os.environ["PATH"]
+            os.environ["PATH"] = d + ":" + old_path
+            try:
+                good = json.dumps({"end": {"sum_received": {"bytes": 1 << 30,
+                                                            "bits_per_second": 4e9}}})
+                script(2, good)
+                self.assertEqual(workloads.iperf3_client("127.0.0.1", 1, 1), 4.0)
+                with open(count) as f:
+                    self.assertEqual(f.read().strip(), "3")
+                script(0, json.dumps({"error": "unable to connect to server"}))
+                with self.assertRaises(SideError):
+                    workloads.iperf3_client("127.0.0.1", 1, 1)
+                with open(count) as f:
+                    self.assertEqual(f.read().strip(), "1")
+                script(100, good)
+                with self.assertRaises(SideError) as cm:
+                    workloads.iperf3_client("127.0.0.1", 1, 1, busy_wait=0.5)
+                self.assertIn("busy", str(cm.exception))
+            finally:
+                os.environ["PATH"] = old_path
+
     def test_gbit_cells(self):
         self.assertEqual(measure.fmt_value(12.345, "Gbit/s"), "12.35 Gbit/s")
         self.assertEqual(measure.fmt_value(0.25, "Gbit/s"), "250 Mbit/s")

@@ -671,17 +671,31 @@ def iperf3_received(out):
     return bps, nbytes
 
 
-def iperf3_client(addr, port, seconds, reverse=False):
-    """`iperf3 -c addr -p port -t seconds -J [-R]` on the host; the receiver's Gbit/s."""
+IPERF3_BUSY = "the server is busy"
+
+
+def iperf3_client(addr, port, seconds, reverse=False, busy_wait=10):
+    """`iperf3 -c addr -p port -t seconds -J [-R]` on the host; the receiver's Gbit/s. The
+    server takes one test at a time and may still be closing the previous one (a proxy in front
+    of it closes its side of the connections a little later): a "server is busy" answer is tried
+    again for up to busy_wait seconds, as iperf3 asks; nothing of it enters the figure."""
     argv = ["iperf3", "-c", addr, "-p", str(port), "-t", str(seconds), "-J"]
     if reverse:
         argv.append("-R")
-    try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=seconds + 60)
-    except subprocess.TimeoutExpired:
-        raise SideError(f"`{' '.join(argv)}` did not finish within {seconds + 60}s")
-    bps, _ = iperf3_received(r.stdout)
+    deadline = time.monotonic() + busy_wait
+    while True:
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=seconds + 60)
+        except subprocess.TimeoutExpired:
+            raise SideError(f"`{' '.join(argv)}` did not finish within {seconds + 60}s")
+        try:
+            bps, _ = iperf3_received(r.stdout)
+            break
+        except SideError as ex:
+            if IPERF3_BUSY not in str(ex) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     if r.returncode != 0:
         raise SideError(f"`{' '.join(argv)}` exit {r.returncode}: {r.stderr.strip()[-200:]}")
     return bps / 1e9
