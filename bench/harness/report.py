@@ -105,7 +105,8 @@ none of it remains and says so in the section.
   through docker-proxy, its userland proxy. A dockerd with its default `--iptables=true` would
   still proxy 127.0.0.1 (its OUTPUT DNAT rule skips 127.0.0.0/8) but DNAT the gateway-address
   path in the kernel, so that row compares pier with docker-proxy, not with docker's default.
-  Before timing, a 1 MiB iperf3 test must be counted by the receiver. Higher is better here
+  Before timing, a 1 MiB iperf3 test must be counted by the receiver; a test refused with "the
+  server is busy" (the previous one still closing behind a proxy) is run again. Higher is better here
   (pier/docker above 1 = pier is faster). Without iperf3 (its install failed), `net-tput` falls
   back to a busybox `nc -ll -p 5201 -e wc -c` sink published on 127.0.0.1: the harness sends
   256 MiB, half-closes and times until `wc -c` answers with a count that must equal what was sent.
