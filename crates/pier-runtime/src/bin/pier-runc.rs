@@ -54,6 +54,9 @@ struct CreateArgs {
 }
 
 #[derive(Subcommand, Debug)]
+// Each verb's arguments are built only when it is the one given (clap would build the whole
+// tree at every start).
+#[command(defer = true)]
 enum Cmd {
     /// Create a container (its init waits for `start`).
     Create(CreateArgs),
