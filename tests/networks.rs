@@ -608,6 +608,10 @@ fn links_on_user_networks_are_dns_aliases_of_the_linking_container() {
         serde_json::json!(["srv:db"]),
         "{v}"
     );
+    assert!(
+        v["HostConfig"]["Links"].is_null(),
+        "docker shows legacy links only: {v}"
+    );
     // `network connect --link` on a running container: its alias on that network only.
     docker(
         d,
@@ -720,6 +724,17 @@ fn legacy_links_on_the_default_bridge_are_hosts_entries() {
         ],
     );
     assert!(r.stdout.contains(&format!("{ip}\tbdb bhost bsrv\n")), "{r}");
+    docker(
+        d,
+        &[
+            "create", "--name", "blinker", "--link", "bsrv:bdb", "busybox",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        inspect(&env, "blinker")["HostConfig"]["Links"],
+        serde_json::json!(["/bsrv:/blinker/bdb"])
+    );
     // docker's errors: a target that does not exist (create), one not on the default bridge and
     // one not running (start).
     let r = docker(d, &["run", "--rm", "--link", "nope:x", "busybox", "true"]);
@@ -760,7 +775,7 @@ fn legacy_links_on_the_default_bridge_are_hosts_entries() {
             .contains("Cannot link to a non running container: /stopped AS /"),
         "{r}"
     );
-    docker(d, &["rm", "-f", "bsrv", "usrv", "stopped"]).ok();
+    docker(d, &["rm", "-f", "bsrv", "usrv", "stopped", "blinker"]).ok();
     docker(d, &["network", "rm", "nb1"]).ok();
 }
 

@@ -163,6 +163,12 @@ fn mode_of(hc: &Value) -> String {
     }
 }
 
+/// Whether the container's network mode names a user network (docker's `IsUserDefined`): its
+/// links are then endpoint aliases in the embedded DNS, not legacy links.
+fn user_defined_mode(hc: &Value) -> bool {
+    !matches!(mode_of(hc).as_str(), "bridge" | "host" | "none") && container_mode(hc).is_none()
+}
+
 /// The container a `container:<x>` mode names.
 pub(crate) fn container_mode(hc: &Value) -> Option<String> {
     hc["NetworkMode"]
@@ -212,15 +218,39 @@ impl Engine {
         Some((c, ip))
     }
 
+    /// `HostConfig.Links` as docker's inspect shows it: the legacy links whose target exists, as
+    /// `/target:/container/alias`; null on a user network (its links are endpoint aliases, shown
+    /// in `NetworkSettings.Networks.<net>.Links`).
+    pub(crate) fn net_inspect_links(&self, rec: &Record) -> Value {
+        let hc = &rec.host_config;
+        if user_defined_mode(hc) {
+            return Value::Null;
+        }
+        let me = rec.name.trim_start_matches('/');
+        let links: Vec<String> = self
+            .legacy_links(hc)
+            .into_iter()
+            .filter_map(|(target, alias)| {
+                let name = self.container(&target).ok()?.rec().name.clone();
+                Some(format!("{name}:/{me}/{alias}"))
+            })
+            .collect();
+        if links.is_empty() {
+            Value::Null
+        } else {
+            json!(links)
+        }
+    }
+
     /// docker's `registerLinks` at create: on the default bridge (not a user network, where links
     /// are DNS aliases and a missing target is allowed) every link names an existing container
     /// that does not use the host's network.
-    fn check_legacy_links_on_create(&self, hc: &Value, mode: &str) -> Result<()> {
+    fn check_legacy_links_on_create(&self, hc: &Value) -> Result<()> {
         let specs = files::strs(&hc["Links"]);
         for l in &specs {
             files::parse_link(l).map_err(EngineError::InvalidParameter)?;
         }
-        if !matches!(mode, "bridge" | "host" | "none") && container_mode(hc).is_none() {
+        if user_defined_mode(hc) {
             return Ok(());
         }
         for (target, _) in self.legacy_links(hc) {
@@ -285,7 +315,7 @@ impl Engine {
         files::validate_extra_hosts(hc).map_err(EngineError::InvalidParameter)?;
         ports::bindings(cfg, hc)?;
         let mode = mode_of(hc);
-        self.check_legacy_links_on_create(hc, &mode)?;
+        self.check_legacy_links_on_create(hc)?;
         if let Some(other) = container_mode(hc) {
             self.container(&other)?;
             if hc["PortBindings"]
