@@ -545,7 +545,7 @@ fn hosts_has_name(hosts: &str, name: &str) -> bool {
 
 #[test]
 fn links_on_user_networks_are_dns_aliases_of_the_linking_container() {
-    let Some(env) = env_with_busybox() else {
+    let Some(mut env) = env_with_busybox() else {
         return;
     };
     let d = &env.d;
@@ -672,6 +672,12 @@ fn links_on_user_networks_are_dns_aliases_of_the_linking_container() {
         ],
     );
     assert!(r.stdout.contains("NO-DB2"), "{r}");
+    // A restarted pierd serves the alias again (links are in the endpoint rows).
+    env.d.kill9();
+    env.d.start_again();
+    let d = &env.d;
+    let r = docker(d, &["exec", "cx", "sh", "-c", "nslookup db2 127.0.0.11"]);
+    assert!(r.stdout.contains(&format!("Address: {srv_ip}")), "{r}");
     // The target leaving the network takes the alias with it.
     docker(d, &["network", "disconnect", "n1", "srv"]).ok();
     let r = docker(
