@@ -1011,6 +1011,10 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("no configured subnet"), "{e}");
         assert!(ep_from_config(&user, &json!({"MacAddress": "zz"}), 0).is_err());
+        let ep = ep_from_config(&user, &json!({"Links": ["srv:db", "other"]}), 0).unwrap();
+        assert_eq!(ep.links, vec!["srv:db", "other"]);
+        let e = ep_from_config(&user, &json!({"Links": ["a:b:c"]}), 0).unwrap_err();
+        assert_eq!(e.to_string(), "bad format for links: a:b:c");
         let bridge = net("bridge", true);
         let e = ep_from_config(&bridge, &json!({"Aliases": ["x"]}), 0).unwrap_err();
         assert_eq!(
