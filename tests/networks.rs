@@ -582,11 +582,11 @@ fn links_on_user_networks_are_dns_aliases_of_the_linking_container() {
             "busybox",
             "sh",
             "-c",
-            "nslookup db 127.0.0.11 || echo NO-DB; nslookup srv 127.0.0.11",
+            "nslookup db 127.0.0.11 || echo NO-DB; nslookup srv.n1 127.0.0.11",
         ],
     );
     assert!(r.stdout.contains("NO-DB"), "{r}");
-    assert!(r.stdout.contains(&format!("Address: {srv_ip}")), "{r}");
+    assert!(r.stdout.contains(&format!("Address: {srv_ip}")), "name.network: {r}");
     // Inspect keeps the endpoint's links as given.
     docker(
         d,

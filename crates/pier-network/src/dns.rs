@@ -4,7 +4,8 @@
 //! networks it is attached to, its own `--link` aliases ([`LinkAlias`], seen by no other
 //! container), and the upstream servers (the host's `/etc/resolv.conf`). A name is looked up as
 //! libnetwork's sandbox does: first as a link alias (the target's addresses on the link's
-//! network), then among the registered names of the networks where it is not a link alias.
+//! network), then among the registered names of the networks where it is not a link alias; and
+//! `name.network` on the network of that name ([`Resolver::set_network_names`]).
 //! [`Resolver::handle`] answers A queries for known names itself (TTL 600, as docker), answers
 //! other types for registered names with an empty NOERROR, PTR queries for registered addresses
 //! with the address's first registered name, and forwards every other query unchanged
@@ -255,6 +256,7 @@ pub struct Resolver {
     table: Arc<DnsTable>,
     networks: RwLock<Vec<String>>,
     links: RwLock<Vec<LinkAlias>>,
+    net_names: RwLock<HashMap<String, String>>,
     upstreams: Vec<SocketAddr>,
     timeout: Duration,
 }
@@ -269,6 +271,7 @@ impl Resolver {
             table,
             networks: RwLock::new(networks),
             links: RwLock::new(Vec::new()),
+            net_names: RwLock::new(HashMap::new()),
             upstreams,
             timeout: Duration::from_secs(2),
         }
@@ -297,14 +300,49 @@ impl Resolver {
         *self.links.write().unwrap_or_else(|e| e.into_inner()) = links;
     }
 
-    /// The addresses of `name` for this container: a link alias first, then the names registered
-    /// on the networks where `name` is not a link alias (libnetwork's `Sandbox.ResolveName`).
+    /// Names the networks (ID → name) so that `name.network` queries resolve on that network.
+    pub fn set_network_names(&self, names: Vec<(String, String)>) {
+        *self.net_names.write().unwrap_or_else(|e| e.into_inner()) = names.into_iter().collect();
+    }
+
+    /// The addresses of `name` for this container (libnetwork's `Sandbox.ResolveName`): `a.b.c`
+    /// on every network, then `a.b` on network `c`, then `a` on network `b.c`; each as a link
+    /// alias first, then among the names registered on the networks where it is not a link alias.
     pub fn resolve(&self, name: &str) -> Vec<Ipv4Addr> {
-        let key = norm(name);
+        let full = norm(name);
         let networks = self.networks.read().unwrap_or_else(|e| e.into_inner());
+        let names = self.net_names.read().unwrap_or_else(|e| e.into_inner());
+        let mut candidates: Vec<(&str, Option<&str>)> = vec![(&full, None)];
+        let mut rest = full.as_str();
+        while let Some(i) = rest.rfind('.') {
+            candidates.push((&full[..i], Some(&full[i + 1..])));
+            rest = &full[..i];
+        }
+        for (req, net_name) in candidates {
+            let nets: Vec<String> = networks
+                .iter()
+                .filter(|id| {
+                    net_name
+                        .is_none_or(|nn| names.get(*id).is_some_and(|n| n.eq_ignore_ascii_case(nn)))
+                })
+                .cloned()
+                .collect();
+            let ips = self.resolve_on(&nets, req);
+            if !ips.is_empty() {
+                return ips;
+            }
+        }
+        Vec::new()
+    }
+
+    /// `key` (normalized) on `networks`: link aliases first, then plain names.
+    fn resolve_on(&self, networks: &[String], key: &str) -> Vec<Ipv4Addr> {
+        if networks.is_empty() {
+            return Vec::new();
+        }
         let links = self.links.read().unwrap_or_else(|e| e.into_inner());
         let is_alias_on = |net: &str| links.iter().any(|l| l.network == net && l.alias == key);
-        for net in networks.iter() {
+        for net in networks {
             for l in links.iter().filter(|l| l.network == *net && l.alias == key) {
                 let ips = self.table.lookup(std::slice::from_ref(net), &l.target);
                 if !ips.is_empty() {
@@ -317,7 +355,7 @@ impl Resolver {
             .filter(|n| !is_alias_on(n))
             .cloned()
             .collect();
-        self.table.lookup(&plain, &key)
+        self.table.lookup(&plain, key)
     }
 
     /// The answer from the registered names, or `None` when the query must be forwarded.
@@ -648,6 +686,47 @@ mod tests {
         me.set_networks(vec!["net1".into(), "net2".into()]);
         let resp = me.handle(&query(3, "w2", 28)).await.unwrap();
         assert_eq!(answers(&resp), (0, vec![]));
+    }
+
+    #[tokio::test]
+    async fn name_dot_network_resolves_on_that_network() {
+        let t = table();
+        t.add("net2", "web", "10.213.10.5".parse().unwrap());
+        t.add("net1", "a.b", "10.213.9.7".parse().unwrap());
+        let r = Resolver::new(t, vec!["net1".into(), "net2".into()], vec![]);
+        r.set_network_names(vec![
+            ("net1".into(), "front".into()),
+            ("net2".into(), "back.end".into()),
+        ]);
+        r.set_links(vec![LinkAlias {
+            network: "net2".into(),
+            alias: "w".into(),
+            target: "web".into(),
+        }]);
+        let ip = |s: &str| vec![s.parse::<Ipv4Addr>().unwrap()];
+        assert_eq!(r.resolve("web.front"), ip("10.213.9.2"));
+        assert_eq!(
+            r.resolve("WEB.back.end."),
+            ip("10.213.10.5"),
+            "dotted network name"
+        );
+        assert_eq!(
+            r.resolve("w.back.end"),
+            ip("10.213.10.5"),
+            "a link alias too"
+        );
+        assert!(
+            r.resolve("w.front").is_empty(),
+            "the alias is not on that network"
+        );
+        assert_eq!(
+            r.resolve("a.b"),
+            ip("10.213.9.7"),
+            "a dotted name as such first"
+        );
+        assert!(r.resolve("web.nowhere").is_empty());
+        let resp = r.handle(&query(4, "db.front", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp), (RCODE_NXDOMAIN, vec![]));
     }
 
     #[tokio::test]

@@ -681,6 +681,10 @@ impl Engine {
             .filter(|(n, e)| n.is_bridge() && !n.default_bridge && e.active.is_some())
             .collect();
         let nets: Vec<String> = eps.iter().map(|(n, _)| n.id.clone()).collect();
+        let names: Vec<(String, String)> = eps
+            .iter()
+            .map(|(n, _)| (n.id.clone(), n.name.clone()))
+            .collect();
         // The endpoint's `Links` (EndpointsConfig / `network connect --link`): this container's
         // own DNS aliases on that network, as libnetwork's CreateOptionAlias.
         let links: Vec<LinkAlias> = eps
@@ -703,6 +707,7 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
         if let Some((r, _)) = tasks.get(&rec.id) {
             r.set_networks(nets);
+            r.set_network_names(names);
             r.set_links(links);
             return Ok(());
         }
@@ -714,6 +719,7 @@ impl Engine {
             nets,
             files::dns_upstreams(&rec.host_config),
         ));
+        resolver.set_network_names(names);
         resolver.set_links(links);
         let task = tokio::task::block_in_place(|| {
             listen_in_netns(&Netns::Pid(pid as u32), EMBEDDED_DNS, resolver.clone())
