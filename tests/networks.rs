@@ -586,7 +586,10 @@ fn links_on_user_networks_are_dns_aliases_of_the_linking_container() {
         ],
     );
     assert!(r.stdout.contains("NO-DB"), "{r}");
-    assert!(r.stdout.contains(&format!("Address: {srv_ip}")), "name.network: {r}");
+    assert!(
+        r.stdout.contains(&format!("Address: {srv_ip}")),
+        "name.network: {r}"
+    );
     // Inspect keeps the endpoint's links as given.
     docker(
         d,

@@ -2,13 +2,16 @@
 //! container's life:
 //! - create ([`Engine::net_on_create`] / [`Engine::net_record`]): `NetworkMode` and
 //!   `NetworkingConfig` validated (unknown network → 404, `--ip`/aliases only on user networks,
-//!   `container:<x>` must name a container) and one endpoint row per network recorded;
+//!   `container:<x>` must name a container, legacy links must name containers) and one endpoint
+//!   row per network recorded;
 //! - start, before the shim ([`Engine::net_prepare`]): addresses from IPAM and host ports chosen
 //!   (a port in use fails the start before anything runs), rows made active in the store;
 //!   [`Engine::net_files`] gives `/etc/hosts` and `/etc/resolv.conf`; [`Engine::net_spec`]
 //!   points `container:<x>` at the other container's namespace;
 //! - between the shim's create and its `start` ([`Engine::net_attach`]): veths into the init's
-//!   namespace, the nft table when ports are published, the embedded DNS for user networks;
+//!   namespace, the nft table when ports are published, the embedded DNS for user networks (with
+//!   the endpoints' `Links` as this container's own aliases; legacy links of the default bridge
+//!   are hosts entries instead, checked at start as docker does);
 //! - exit ([`Engine::net_release`]): addresses, ports, DNS names and listener released (the veth
 //!   goes with the namespace; it is deleted in the background too); remove
 //!   ([`Engine::net_forget`]): rows deleted;
@@ -169,6 +172,16 @@ fn user_defined_mode(hc: &Value) -> bool {
     !matches!(mode_of(hc).as_str(), "bridge" | "host" | "none") && container_mode(hc).is_none()
 }
 
+/// The parseable `HostConfig.Links` of a container as (target, alias).
+fn legacy_links(hc: &Value) -> Vec<(String, String)> {
+    hc["Links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| files::parse_link(x.as_str()?).ok())
+        .collect()
+}
+
 /// The container a `container:<x>` mode names.
 pub(crate) fn container_mode(hc: &Value) -> Option<String> {
     hc["NetworkMode"]
@@ -180,16 +193,6 @@ pub(crate) fn container_mode(hc: &Value) -> Option<String> {
 impl Engine {
     fn net_enabled(&self) -> bool {
         self.networks.opts.enabled
-    }
-
-    /// The parseable `HostConfig.Links` of a container as (target, alias).
-    fn legacy_links(&self, hc: &Value) -> Vec<(String, String)> {
-        hc["Links"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| files::parse_link(x.as_str()?).ok())
-            .collect()
     }
 
     /// The container that owns `target`'s network namespace (`container:<x>` followed).
@@ -227,11 +230,10 @@ impl Engine {
             return Value::Null;
         }
         let me = rec.name.trim_start_matches('/');
-        let links: Vec<String> = self
-            .legacy_links(hc)
+        let links: Vec<String> = legacy_links(hc)
             .into_iter()
             .filter_map(|(target, alias)| {
-                let name = self.container(&target).ok()?.rec().name.clone();
+                let name = self.net_owner(&target).ok()?.rec().name.clone();
                 Some(format!("{name}:/{me}/{alias}"))
             })
             .collect();
@@ -253,7 +255,7 @@ impl Engine {
         if user_defined_mode(hc) {
             return Ok(());
         }
-        for (target, _) in self.legacy_links(hc) {
+        for (target, _) in legacy_links(hc) {
             let c = self.net_owner(&target).map_err(|e| match e {
                 EngineError::NoSuchContainer(_) => EngineError::InvalidParameter(format!(
                     "could not get container for {target}: No such container: {target}"
@@ -280,7 +282,7 @@ impl Engine {
             return Ok(());
         }
         let me = rec.name.trim_start_matches('/');
-        for (target, alias) in self.legacy_links(&rec.host_config) {
+        for (target, alias) in legacy_links(&rec.host_config) {
             let Ok(c) = self.net_owner(&target) else {
                 continue;
             };
@@ -543,7 +545,7 @@ impl Engine {
         // On a user network a link is a DNS alias of this container instead (start_dns).
         let mut links = Vec::new();
         if on_default && mode_of(hc) == "bridge" {
-            for (target, alias) in self.legacy_links(hc) {
+            for (target, alias) in legacy_links(hc) {
                 let Some((c, ip)) = self.bridge_address(&target) else {
                     continue;
                 };
