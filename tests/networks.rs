@@ -1,7 +1,8 @@
 //! Networking through pierd with the real docker CLI: the default bridge (address, route,
 //! hosts/resolv.conf, inspect), published ports (TCP from 127.0.0.1 and the host's own address,
 //! UDP, `docker port`, a port in use), user networks (DNS by name and alias, isolation,
-//! `--internal`, connect/disconnect live, overlapping subnets), IPAM and the nft table across a
+//! `--internal`, connect/disconnect live, overlapping subnets, `--link` as a DNS alias of the
+//! linking container only), legacy links on the default bridge, IPAM and the nft table across a
 //! `kill -9` of pierd, and run/rm cycles that must leave nothing behind. Every daemon has its
 //! own bridge, subnet, pool and nft table (pier-testkit), removed when it drops.
 
@@ -533,6 +534,258 @@ fn connect_and_disconnect_while_running() {
     for a in ["create", "connect", "disconnect"] {
         assert!(ev.lines().any(|l| l == a), "{ev}");
     }
+}
+
+/// Whether a hosts file has `name` among the names of any entry.
+fn hosts_has_name(hosts: &str, name: &str) -> bool {
+    hosts
+        .lines()
+        .any(|l| l.split_whitespace().skip(1).any(|w| w == name))
+}
+
+#[test]
+fn links_on_user_networks_are_dns_aliases_of_the_linking_container() {
+    let Some(mut env) = env_with_busybox() else {
+        return;
+    };
+    let d = &env.d;
+    docker(d, &["network", "create", "n1"]).ok();
+    docker(d, &["network", "create", "n2"]).ok();
+    httpd(&env, "srv", &["--network", "n1"]);
+    let srv_ip = ip_of(&env, "srv", "n1");
+    // The linking container reaches srv by the alias through the embedded DNS; /etc/hosts has no
+    // entry for it. A link to a container that does not exist is accepted (docker's too) and
+    // resolves nothing.
+    let r = docker(
+        d,
+        &[
+            "run", "--rm", "--network", "n1", "--link", "srv:db", "--link", "nope:bar", "busybox",
+            "sh", "-c",
+            "cat /etc/hosts; echo ==; nslookup db 127.0.0.11; wget -qO- http://db/; nslookup bar 127.0.0.11 >/dev/null 2>&1 || echo BAR-UNRESOLVED",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{r}");
+    let (hosts, rest) = r.stdout.split_once("==").expect("two parts");
+    assert!(!hosts_has_name(hosts, "db"), "{r}");
+    assert!(!hosts.contains(&srv_ip), "{r}");
+    assert!(rest.contains(&format!("Address: {srv_ip}")), "{r}");
+    assert!(rest.contains("hello-from-"), "{r}");
+    assert!(rest.contains("BAR-UNRESOLVED"), "{r}");
+    // Another container on the network does not resolve the alias.
+    let r = docker(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "n1",
+            "busybox",
+            "sh",
+            "-c",
+            "nslookup db 127.0.0.11 || echo NO-DB; nslookup srv.n1 127.0.0.11",
+        ],
+    );
+    assert!(r.stdout.contains("NO-DB"), "{r}");
+    assert!(
+        r.stdout.contains(&format!("Address: {srv_ip}")),
+        "name.network: {r}"
+    );
+    // Inspect keeps the endpoint's links as given.
+    docker(
+        d,
+        &[
+            "create",
+            "--name",
+            "linker",
+            "--network",
+            "n1",
+            "--link",
+            "srv:db",
+            "busybox",
+        ],
+    )
+    .ok();
+    let v = inspect(&env, "linker");
+    assert_eq!(
+        v["NetworkSettings"]["Networks"]["n1"]["Links"],
+        serde_json::json!(["srv:db"]),
+        "{v}"
+    );
+    assert!(
+        v["HostConfig"]["Links"].is_null(),
+        "docker shows legacy links only: {v}"
+    );
+    // `network connect --link` on a running container: its alias on that network only.
+    docker(
+        d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "cx",
+            "--network",
+            "n2",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    )
+    .ok();
+    let r = docker(
+        d,
+        &[
+            "exec",
+            "cx",
+            "sh",
+            "-c",
+            "nslookup db2 127.0.0.11 || echo NO-DB2",
+        ],
+    );
+    assert!(r.stdout.contains("NO-DB2"), "{r}");
+    docker(d, &["network", "connect", "--link", "srv:db2", "n1", "cx"]).ok();
+    let r = docker(
+        d,
+        &[
+            "exec",
+            "cx",
+            "sh",
+            "-c",
+            "cat /etc/hosts; echo ==; nslookup db2 127.0.0.11; wget -qO- http://db2/",
+        ],
+    );
+    let (hosts, rest) = r.stdout.split_once("==").expect("two parts");
+    assert!(!hosts_has_name(hosts, "db2"), "{r}");
+    assert!(rest.contains(&format!("Address: {srv_ip}")), "{r}");
+    assert!(rest.contains("hello-from-"), "{r}");
+    assert_eq!(
+        inspect(&env, "cx")["NetworkSettings"]["Networks"]["n1"]["Links"],
+        serde_json::json!(["srv:db2"])
+    );
+    let r = docker(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "n1",
+            "busybox",
+            "sh",
+            "-c",
+            "nslookup db2 127.0.0.11 || echo NO-DB2",
+        ],
+    );
+    assert!(r.stdout.contains("NO-DB2"), "{r}");
+    // A restarted pierd serves the alias again (links are in the endpoint rows).
+    env.d.kill9();
+    env.d.start_again();
+    let d = &env.d;
+    let r = docker(d, &["exec", "cx", "sh", "-c", "nslookup db2 127.0.0.11"]);
+    assert!(r.stdout.contains(&format!("Address: {srv_ip}")), "{r}");
+    // The target leaving the network takes the alias with it.
+    docker(d, &["network", "disconnect", "n1", "srv"]).ok();
+    let r = docker(
+        d,
+        &[
+            "exec",
+            "cx",
+            "sh",
+            "-c",
+            "nslookup db2 127.0.0.11 || echo NO-DB2",
+        ],
+    );
+    assert!(r.stdout.contains("NO-DB2"), "{r}");
+    docker(d, &["rm", "-f", "srv", "cx", "linker"]).ok();
+    docker(d, &["network", "rm", "n1", "n2"]).ok();
+}
+
+#[test]
+fn legacy_links_on_the_default_bridge_are_hosts_entries() {
+    let Some(env) = env_with_busybox() else {
+        return;
+    };
+    let d = &env.d;
+    docker(
+        d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "bsrv",
+            "--hostname",
+            "bhost",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    )
+    .ok();
+    let ip = ip_of(&env, "bsrv", "bridge");
+    let r = docker(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--link",
+            "bsrv:bdb",
+            "busybox",
+            "cat",
+            "/etc/hosts",
+        ],
+    );
+    assert!(r.stdout.contains(&format!("{ip}\tbdb bhost bsrv\n")), "{r}");
+    docker(
+        d,
+        &[
+            "create", "--name", "blinker", "--link", "bsrv:bdb", "busybox",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        inspect(&env, "blinker")["HostConfig"]["Links"],
+        serde_json::json!(["/bsrv:/blinker/bdb"])
+    );
+    // docker's errors: a target that does not exist (create), one not on the default bridge and
+    // one not running (start).
+    let r = docker(d, &["run", "--rm", "--link", "nope:x", "busybox", "true"]);
+    assert!(
+        r.stderr
+            .contains("could not get container for nope: No such container: nope"),
+        "{r}"
+    );
+    docker(d, &["network", "create", "nb1"]).ok();
+    docker(
+        d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "usrv",
+            "--network",
+            "nb1",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    )
+    .ok();
+    let r = docker(d, &["run", "--rm", "--link", "usrv:x", "busybox", "true"]);
+    assert!(
+        r.stderr
+            .contains("Cannot link to /usrv, as it does not belong to the default network"),
+        "{r}"
+    );
+    docker(d, &["create", "--name", "stopped", "busybox", "true"]).ok();
+    let r = docker(
+        d,
+        &["run", "--rm", "--link", "stopped:y", "busybox", "true"],
+    );
+    assert!(
+        r.stderr
+            .contains("Cannot link to a non running container: /stopped AS /"),
+        "{r}"
+    );
+    docker(d, &["rm", "-f", "bsrv", "usrv", "stopped", "blinker"]).ok();
+    docker(d, &["network", "rm", "nb1"]).ok();
 }
 
 #[test]

@@ -1,8 +1,12 @@
 //! The embedded DNS server of user-defined networks (docker answers at 127.0.0.11 inside each
 //! container). A [`DnsTable`] (one per daemon, shared) holds the names registered per network:
-//! container names, network aliases, `--link` names. A [`Resolver`] is one container's view: the
-//! networks it is attached to, and the upstream servers (the host's `/etc/resolv.conf`).
-//! [`Resolver::handle`] answers A queries for registered names itself (TTL 600, as docker), answers
+//! container names, network aliases, short IDs. A [`Resolver`] is one container's view: the
+//! networks it is attached to, its own `--link` aliases ([`LinkAlias`], seen by no other
+//! container), and the upstream servers (the host's `/etc/resolv.conf`). A name is looked up as
+//! libnetwork's sandbox does: first as a link alias (the target's addresses on the link's
+//! network), then among the registered names of the networks where it is not a link alias; and
+//! `name.network` on the network of that name ([`Resolver::set_network_names`]).
+//! [`Resolver::handle`] answers A queries for known names itself (TTL 600, as docker), answers
 //! other types for registered names with an empty NOERROR, PTR queries for registered addresses
 //! with the address's first registered name, and forwards every other query unchanged
 //! to the upstreams; with no upstream it answers NXDOMAIN, when all upstreams fail SERVFAIL.
@@ -236,11 +240,23 @@ pub fn build_response(query: &[u8], q: &Question, rcode: u8, answers: &[Ipv4Addr
     out
 }
 
+/// A container's `--link target:alias` on one network (docker's endpoint alias): only that
+/// container resolves `alias`, to `target`'s addresses on `network`; a target not (or no
+/// longer) on that network leaves the alias unresolved there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkAlias {
+    pub network: String,
+    pub alias: String,
+    pub target: String,
+}
+
 /// One container's resolver (see the module doc).
 #[derive(Debug)]
 pub struct Resolver {
     table: Arc<DnsTable>,
     networks: RwLock<Vec<String>>,
+    links: RwLock<Vec<LinkAlias>>,
+    net_names: RwLock<HashMap<String, String>>,
     upstreams: Vec<SocketAddr>,
     timeout: Duration,
 }
@@ -254,6 +270,8 @@ impl Resolver {
         Resolver {
             table,
             networks: RwLock::new(networks),
+            links: RwLock::new(Vec::new()),
+            net_names: RwLock::new(HashMap::new()),
             upstreams,
             timeout: Duration::from_secs(2),
         }
@@ -270,6 +288,76 @@ impl Resolver {
         *self.networks.write().unwrap_or_else(|e| e.into_inner()) = networks;
     }
 
+    /// Replaces this container's link aliases (start, `network connect --link`).
+    pub fn set_links(&self, links: Vec<LinkAlias>) {
+        let links = links
+            .into_iter()
+            .map(|l| LinkAlias {
+                alias: norm(&l.alias),
+                ..l
+            })
+            .collect();
+        *self.links.write().unwrap_or_else(|e| e.into_inner()) = links;
+    }
+
+    /// Names the networks (ID → name) so that `name.network` queries resolve on that network.
+    pub fn set_network_names(&self, names: Vec<(String, String)>) {
+        *self.net_names.write().unwrap_or_else(|e| e.into_inner()) = names.into_iter().collect();
+    }
+
+    /// The addresses of `name` for this container (libnetwork's `Sandbox.ResolveName`): `a.b.c`
+    /// on every network, then `a.b` on network `c`, then `a` on network `b.c`; each as a link
+    /// alias first, then among the names registered on the networks where it is not a link alias.
+    pub fn resolve(&self, name: &str) -> Vec<Ipv4Addr> {
+        let full = norm(name);
+        let networks = self.networks.read().unwrap_or_else(|e| e.into_inner());
+        let names = self.net_names.read().unwrap_or_else(|e| e.into_inner());
+        let mut candidates: Vec<(&str, Option<&str>)> = vec![(&full, None)];
+        let mut rest = full.as_str();
+        while let Some(i) = rest.rfind('.') {
+            candidates.push((&full[..i], Some(&full[i + 1..])));
+            rest = &full[..i];
+        }
+        for (req, net_name) in candidates {
+            let nets: Vec<String> = networks
+                .iter()
+                .filter(|id| {
+                    net_name
+                        .is_none_or(|nn| names.get(*id).is_some_and(|n| n.eq_ignore_ascii_case(nn)))
+                })
+                .cloned()
+                .collect();
+            let ips = self.resolve_on(&nets, req);
+            if !ips.is_empty() {
+                return ips;
+            }
+        }
+        Vec::new()
+    }
+
+    /// `key` (normalized) on `networks`: link aliases first, then plain names.
+    fn resolve_on(&self, networks: &[String], key: &str) -> Vec<Ipv4Addr> {
+        if networks.is_empty() {
+            return Vec::new();
+        }
+        let links = self.links.read().unwrap_or_else(|e| e.into_inner());
+        let is_alias_on = |net: &str| links.iter().any(|l| l.network == net && l.alias == key);
+        for net in networks {
+            for l in links.iter().filter(|l| l.network == *net && l.alias == key) {
+                let ips = self.table.lookup(std::slice::from_ref(net), &l.target);
+                if !ips.is_empty() {
+                    return ips;
+                }
+            }
+        }
+        let plain: Vec<String> = networks
+            .iter()
+            .filter(|n| !is_alias_on(n))
+            .cloned()
+            .collect();
+        self.table.lookup(&plain, key)
+    }
+
     /// The answer from the registered names, or `None` when the query must be forwarded.
     pub fn answer_locally(&self, query: &[u8]) -> Result<Option<Vec<u8>>> {
         let q = parse_question(query)?;
@@ -277,16 +365,12 @@ impl Resolver {
         if opcode != 0 || q.qclass != CLASS_IN {
             return Ok(None);
         }
-        let networks = self
-            .networks
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         if q.qtype == TYPE_PTR {
+            let networks = self.networks.read().unwrap_or_else(|e| e.into_inner());
             let name = parse_reverse_name(&q.name).and_then(|ip| self.table.reverse(&networks, ip));
             return Ok(name.map(|n| build_ptr_response(query, &q, &n)));
         }
-        let ips = self.table.lookup(&networks, &q.name);
+        let ips = self.resolve(&q.name);
         if ips.is_empty() {
             return Ok(None);
         }
@@ -544,6 +628,105 @@ mod tests {
         t.remove_ip("net2", "10.213.10.2".parse().unwrap());
         let resp = r.handle(&query(11, "db", TYPE_A)).await.unwrap();
         assert_eq!(answers(&resp).0, RCODE_NXDOMAIN);
+    }
+
+    #[tokio::test]
+    async fn link_aliases_are_seen_by_the_linking_container_only() {
+        let t = table();
+        t.add("net2", "web", "10.213.10.5".parse().unwrap());
+        let link = |net: &str, alias: &str, target: &str| LinkAlias {
+            network: net.into(),
+            alias: alias.into(),
+            target: target.into(),
+        };
+        let me = Resolver::new(t.clone(), vec!["net1".into()], vec![]);
+        me.set_links(vec![
+            link("net1", "DB", "web"),
+            link("net1", "bar", "third"),
+        ]);
+        let other = Resolver::new(t.clone(), vec!["net1".into()], vec![]);
+        let web: Ipv4Addr = "10.213.9.2".parse().unwrap();
+        // the alias resolves to the target's address on the link's network, any case
+        let resp = me.handle(&query(1, "db.", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp), (0, vec![web]));
+        assert_eq!(me.resolve("web"), vec![web], "the target's own name too");
+        // another container on the same network does not see it
+        let resp = other.handle(&query(2, "db", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp), (RCODE_NXDOMAIN, vec![]));
+        // a target that is not on the network: unresolved, until it joins
+        assert!(me.resolve("bar").is_empty());
+        t.add("net1", "third", "10.213.9.3".parse().unwrap());
+        assert_eq!(
+            me.resolve("bar"),
+            vec!["10.213.9.3".parse::<Ipv4Addr>().unwrap()]
+        );
+        // an alias shadows a registered name of the same network (docker: alias first, and a
+        // name that is an alias on a network is not looked up there as a plain name)
+        t.add("net1", "db", "10.213.9.9".parse().unwrap());
+        assert_eq!(me.resolve("db"), vec![web]);
+        assert_eq!(
+            other.resolve("db"),
+            vec!["10.213.9.9".parse::<Ipv4Addr>().unwrap()]
+        );
+        t.remove_ip("net1", web);
+        assert!(
+            me.resolve("db").is_empty(),
+            "target gone: not the plain name"
+        );
+        // scoped to the link's network: the target's address on another network is not used
+        me.set_networks(vec!["net1".into(), "net2".into()]);
+        me.set_links(vec![link("net2", "w2", "web")]);
+        assert_eq!(
+            me.resolve("w2"),
+            vec!["10.213.10.5".parse::<Ipv4Addr>().unwrap()]
+        );
+        me.set_networks(vec!["net1".into()]);
+        assert!(me.resolve("w2").is_empty(), "link of a network left");
+        // AAAA for a link alias: NOERROR without answers, not forwarded
+        me.set_networks(vec!["net1".into(), "net2".into()]);
+        let resp = me.handle(&query(3, "w2", 28)).await.unwrap();
+        assert_eq!(answers(&resp), (0, vec![]));
+    }
+
+    #[tokio::test]
+    async fn name_dot_network_resolves_on_that_network() {
+        let t = table();
+        t.add("net2", "web", "10.213.10.5".parse().unwrap());
+        t.add("net1", "a.b", "10.213.9.7".parse().unwrap());
+        let r = Resolver::new(t, vec!["net1".into(), "net2".into()], vec![]);
+        r.set_network_names(vec![
+            ("net1".into(), "front".into()),
+            ("net2".into(), "back.end".into()),
+        ]);
+        r.set_links(vec![LinkAlias {
+            network: "net2".into(),
+            alias: "w".into(),
+            target: "web".into(),
+        }]);
+        let ip = |s: &str| vec![s.parse::<Ipv4Addr>().unwrap()];
+        assert_eq!(r.resolve("web.front"), ip("10.213.9.2"));
+        assert_eq!(
+            r.resolve("WEB.back.end."),
+            ip("10.213.10.5"),
+            "dotted network name"
+        );
+        assert_eq!(
+            r.resolve("w.back.end"),
+            ip("10.213.10.5"),
+            "a link alias too"
+        );
+        assert!(
+            r.resolve("w.front").is_empty(),
+            "the alias is not on that network"
+        );
+        assert_eq!(
+            r.resolve("a.b"),
+            ip("10.213.9.7"),
+            "a dotted name as such first"
+        );
+        assert!(r.resolve("web.nowhere").is_empty());
+        let resp = r.handle(&query(4, "db.front", TYPE_A)).await.unwrap();
+        assert_eq!(answers(&resp), (RCODE_NXDOMAIN, vec![]));
     }
 
     #[tokio::test]

@@ -527,6 +527,10 @@ impl Engine {
             .filter_map(|(chain, _)| chain.parse().ok())
             .map(|d| self.snapshots.layer_dir(&d).display().to_string())
             .collect();
+        let mut host_config = rec.host_config.clone();
+        if host_config.get("Links").is_some() {
+            host_config["Links"] = self.net_inspect_links(&rec);
+        }
         let mut v = json!({
             "Id": rec.id,
             "Created": rec.created,
@@ -546,7 +550,7 @@ impl Engine {
             "ProcessLabel": "",
             "AppArmorProfile": "",
             "ExecIDs": if rec.exec_ids.is_empty() { Value::Null } else { json!(rec.exec_ids) },
-            "HostConfig": rec.host_config,
+            "HostConfig": host_config,
             "GraphDriver": {
                 "Data": {
                     "LowerDir": lower.join(":"),

@@ -281,13 +281,39 @@ impl Engine {
         self.start_locked(&c).await
     }
 
+    /// Records a start that failed before the process ran (`msg`, exit `code`), wakes the
+    /// waiters and removes an AutoRemove container in the background.
+    fn start_failed(self: &Arc<Self>, c: &Arc<Ctr>, rec: &Record, msg: &str, code: i64) {
+        {
+            let mut r = c.rec();
+            r.state.error = msg.to_string();
+            r.state.exit_code = code;
+            if r.has_been_started {
+                r.state.status = "exited".into();
+            }
+            let _ = self.save(&r);
+        }
+        c.notice.send_modify(|n| {
+            n.exits += 1;
+            n.exit_code = code;
+            n.error = None;
+        });
+        if rec.host_config["AutoRemove"].as_bool().unwrap_or(false) {
+            let e = self.clone();
+            let c2 = c.clone();
+            tokio::spawn(async move {
+                let _ = e.remove_ctr(&c2, true).await;
+            });
+        }
+    }
+
     async fn start_locked(self: &Arc<Self>, c: &Arc<Ctr>) -> Result<()> {
         let rec = c.snapshot();
         let id = rec.id.clone();
         if let Err(err) = self.net_prepare(&rec).await {
-            let mut r = c.rec();
-            r.state.error = err.to_string();
-            let _ = self.save(&r);
+            // docker's failed start: the error and exit code 128 recorded, waiters told, an
+            // AutoRemove container removed (`run --rm` waits for that before it exits).
+            self.start_failed(c, &rec, &err.to_string(), 128);
             return Err(err);
         }
         let e = self.clone();
@@ -345,28 +371,7 @@ impl Engine {
                 } else {
                     128
                 };
-                {
-                    let mut r = c.rec();
-                    r.state.error = msg.clone();
-                    r.state.exit_code = code;
-                    if r.has_been_started {
-                        r.state.status = "exited".into();
-                    }
-                    let _ = self.save(&r);
-                }
-                c.notice.send_modify(|n| {
-                    n.exits += 1;
-                    n.exit_code = code;
-                    n.error = None;
-                });
-                let auto_remove = rec.host_config["AutoRemove"].as_bool().unwrap_or(false);
-                if auto_remove {
-                    let e = self.clone();
-                    let c2 = c.clone();
-                    tokio::spawn(async move {
-                        let _ = e.remove_ctr(&c2, true).await;
-                    });
-                }
+                self.start_failed(c, &rec, &msg, code);
                 return Err(EngineError::StartFailed(msg));
             }
         };

@@ -2,13 +2,16 @@
 //! container's life:
 //! - create ([`Engine::net_on_create`] / [`Engine::net_record`]): `NetworkMode` and
 //!   `NetworkingConfig` validated (unknown network → 404, `--ip`/aliases only on user networks,
-//!   `container:<x>` must name a container) and one endpoint row per network recorded;
+//!   `container:<x>` must name a container, legacy links must name containers) and one endpoint
+//!   row per network recorded;
 //! - start, before the shim ([`Engine::net_prepare`]): addresses from IPAM and host ports chosen
 //!   (a port in use fails the start before anything runs), rows made active in the store;
 //!   [`Engine::net_files`] gives `/etc/hosts` and `/etc/resolv.conf`; [`Engine::net_spec`]
 //!   points `container:<x>` at the other container's namespace;
 //! - between the shim's create and its `start` ([`Engine::net_attach`]): veths into the init's
-//!   namespace, the nft table when ports are published, the embedded DNS for user networks;
+//!   namespace, the nft table when ports are published, the embedded DNS for user networks (with
+//!   the endpoints' `Links` as this container's own aliases; legacy links of the default bridge
+//!   are hosts entries instead, checked at start as docker does);
 //! - exit ([`Engine::net_release`]): addresses, ports, DNS names and listener released (the veth
 //!   goes with the namespace; it is deleted in the background too); remove
 //!   ([`Engine::net_forget`]): rows deleted;
@@ -17,14 +20,14 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use pier_network::dns::{listen_in_netns, Resolver, EMBEDDED_DNS};
+use pier_network::dns::{listen_in_netns, LinkAlias, Resolver, EMBEDDED_DNS};
 use pier_network::endpoint::{format_mac, mac_for_ip, parse_mac};
 use pier_network::{AttachRequest, Endpoint, Netns};
 use serde_json::{json, Value};
 
 use super::ports;
 use super::{files, net_err, new_id, Active, EpRec, NetRec, NetState, Published};
-use crate::engine::containers::Record;
+use crate::engine::containers::{Ctr, Record};
 use crate::engine::{Engine, EngineError, Result};
 
 /// docker's "network X not found" (404).
@@ -105,6 +108,9 @@ pub(crate) fn ep_from_config(net: &NetRec, v: &Value, seq: u64) -> Result<EpRec>
                 .collect()
         })
         .unwrap_or_default();
+    for l in &links {
+        files::parse_link(l).map_err(EngineError::InvalidParameter)?;
+    }
     let ip = v["IPAMConfig"]["IPv4Address"].as_str().unwrap_or("");
     let req_ip =
         if ip.is_empty() {
@@ -160,6 +166,22 @@ fn mode_of(hc: &Value) -> String {
     }
 }
 
+/// Whether the container's network mode names a user network (docker's `IsUserDefined`): its
+/// links are then endpoint aliases in the embedded DNS, not legacy links.
+fn user_defined_mode(hc: &Value) -> bool {
+    !matches!(mode_of(hc).as_str(), "bridge" | "host" | "none") && container_mode(hc).is_none()
+}
+
+/// The parseable `HostConfig.Links` of a container as (target, alias).
+fn legacy_links(hc: &Value) -> Vec<(String, String)> {
+    hc["Links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| files::parse_link(x.as_str()?).ok())
+        .collect()
+}
+
 /// The container a `container:<x>` mode names.
 pub(crate) fn container_mode(hc: &Value) -> Option<String> {
     hc["NetworkMode"]
@@ -173,6 +195,118 @@ impl Engine {
         self.networks.opts.enabled
     }
 
+    /// The container that owns `target`'s network namespace (`container:<x>` followed).
+    fn net_owner(&self, target: &str) -> Result<Arc<Ctr>> {
+        let mut c = self.container(target)?;
+        for _ in 0..8 {
+            let Some(next) = container_mode(&c.rec().host_config) else {
+                break;
+            };
+            c = self.container(&next)?;
+        }
+        Ok(c)
+    }
+
+    /// `target`'s owner and its address on the default bridge, if it has one.
+    fn bridge_address(&self, target: &str) -> Option<(Arc<Ctr>, Ipv4Addr)> {
+        let c = self.net_owner(target).ok()?;
+        let id = c.rec().id.clone();
+        let ip = self
+            .networks
+            .st()
+            .container_eps(&id)
+            .into_iter()
+            .find(|(n, _)| n.default_bridge)
+            .and_then(|(_, e)| e.active.map(|a| a.ip))?;
+        Some((c, ip))
+    }
+
+    /// `HostConfig.Links` as docker's inspect shows it: the legacy links whose target exists, as
+    /// `/target:/container/alias`; null on a user network (its links are endpoint aliases, shown
+    /// in `NetworkSettings.Networks.<net>.Links`).
+    pub(crate) fn net_inspect_links(&self, rec: &Record) -> Value {
+        let hc = &rec.host_config;
+        if user_defined_mode(hc) {
+            return Value::Null;
+        }
+        let me = rec.name.trim_start_matches('/');
+        let links: Vec<String> = legacy_links(hc)
+            .into_iter()
+            .filter_map(|(target, alias)| {
+                let name = self.net_owner(&target).ok()?.rec().name.clone();
+                Some(format!("{name}:/{me}/{alias}"))
+            })
+            .collect();
+        if links.is_empty() {
+            Value::Null
+        } else {
+            json!(links)
+        }
+    }
+
+    /// docker's `registerLinks` at create: on the default bridge (not a user network, where links
+    /// are DNS aliases and a missing target is allowed) every link names an existing container
+    /// that does not use the host's network.
+    fn check_legacy_links_on_create(&self, hc: &Value) -> Result<()> {
+        let specs = files::strs(&hc["Links"]);
+        for l in &specs {
+            files::parse_link(l).map_err(EngineError::InvalidParameter)?;
+        }
+        if user_defined_mode(hc) {
+            return Ok(());
+        }
+        for (target, _) in legacy_links(hc) {
+            let c = self.net_owner(&target).map_err(|e| match e {
+                EngineError::NoSuchContainer(_) => EngineError::InvalidParameter(format!(
+                    "could not get container for {target}: No such container: {target}"
+                )),
+                e => e,
+            })?;
+            if mode_of(&c.rec().host_config) == "host" {
+                return Err(EngineError::InvalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// docker's start-time checks of legacy links (a container on the default bridge): each
+    /// target still there must be running and on the default bridge.
+    fn check_legacy_links_on_start(&self, rec: &Record) -> Result<()> {
+        let on_default = self
+            .networks
+            .st()
+            .container_eps(&rec.id)
+            .iter()
+            .any(|(n, _)| n.default_bridge);
+        if !on_default || mode_of(&rec.host_config) != "bridge" {
+            return Ok(());
+        }
+        let me = rec.name.trim_start_matches('/');
+        for (target, alias) in legacy_links(&rec.host_config) {
+            let Ok(c) = self.net_owner(&target) else {
+                continue;
+            };
+            let (id, name, running) = {
+                let r = c.rec();
+                (r.id.clone(), r.name.clone(), r.state.running)
+            };
+            if id == rec.id {
+                continue;
+            }
+            if !running {
+                return Err(EngineError::System(format!(
+                    "Cannot link to a non running container: {name} AS /{me}/{alias}"
+                )));
+            }
+            if self.bridge_address(&target).is_none() {
+                return Err(EngineError::System(format!(
+                    "Cannot link to {name}, as it does not belong to the default network"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Validates the network settings of a create; returns the endpoints to record.
     pub(crate) fn net_on_create(
         &self,
@@ -183,6 +317,7 @@ impl Engine {
         files::validate_extra_hosts(hc).map_err(EngineError::InvalidParameter)?;
         ports::bindings(cfg, hc)?;
         let mode = mode_of(hc);
+        self.check_legacy_links_on_create(hc)?;
         if let Some(other) = container_mode(hc) {
             self.container(&other)?;
             if hc["PortBindings"]
@@ -281,6 +416,9 @@ impl Engine {
             .filter(|(_, e)| e.active.is_some())
             .map(|(n, _)| n.id)
             .collect();
+        if was_active.is_empty() {
+            self.check_legacy_links_on_start(rec)?;
+        }
         let result = (|| {
             let mut st = self.networks.st();
             let eps = st.container_eps(&rec.id);
@@ -398,38 +536,35 @@ impl Engine {
             .iter()
             .find_map(|(_, e)| e.active.as_ref().map(|a| a.ip));
         let embedded = eps.iter().any(|(n, _)| n.is_bridge() && !n.default_bridge);
-        // Links (HostConfig.Links "/other:/me/alias" or "other:alias"): hosts entries.
-        let mut links = Vec::new();
-        let mut link_specs: Vec<String> = hc["Links"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (_, e) in &eps {
-            link_specs.extend(e.links.iter().cloned());
-        }
+        let on_default = eps
+            .iter()
+            .any(|(n, e)| n.default_bridge && e.active.is_some());
         drop(st);
-        for l in link_specs {
-            let (target, alias) = l.split_once(':').unwrap_or((&l, &l));
-            let alias = alias.rsplit('/').next().unwrap_or(alias).to_string();
-            let target = target.trim_start_matches('/');
-            if let Ok(c) = self.container(target) {
-                let st = self.networks.st();
-                if let Some(ip) = st
-                    .container_eps(&c.id)
-                    .iter()
-                    .find_map(|(_, e)| e.active.as_ref().map(|a| a.ip))
-                {
-                    let mut names = vec![alias.clone()];
-                    if alias != target {
-                        names.push(target.to_string());
-                    }
-                    names.push(c.id[..12].to_string());
-                    links.push((ip, names.join(" ")));
+        // Legacy links (HostConfig.Links on the default bridge) are hosts entries: "alias
+        // hostname [name]" at the target's default-bridge address, as docker's addLegacyLinks.
+        // On a user network a link is a DNS alias of this container instead (start_dns).
+        let mut links = Vec::new();
+        if on_default && mode_of(hc) == "bridge" {
+            for (target, alias) in legacy_links(hc) {
+                let Some((c, ip)) = self.bridge_address(&target) else {
+                    continue;
+                };
+                let r = c.snapshot();
+                if r.id == rec.id {
+                    continue;
                 }
+                let cname = r.name.trim_start_matches('/');
+                let mut names = vec![alias.clone()];
+                names.push(
+                    r.config["Hostname"]
+                        .as_str()
+                        .unwrap_or(&r.id[..12])
+                        .to_string(),
+                );
+                if alias != cname {
+                    names.push(cname.to_string());
+                }
+                links.push((ip, names.join(" ")));
             }
         }
         if !self.net_enabled() && mode_of(hc) != "none" {
@@ -540,13 +675,32 @@ impl Engine {
 
     /// Starts (or restarts) the embedded DNS listener in the container's namespace.
     pub(crate) fn start_dns(self: &Arc<Self>, rec: &Record, pid: i64) -> Result<()> {
-        let nets: Vec<String> = self
+        let eps: Vec<(NetRec, EpRec)> = self
             .networks
             .st()
             .container_eps(&rec.id)
             .into_iter()
             .filter(|(n, e)| n.is_bridge() && !n.default_bridge && e.active.is_some())
-            .map(|(n, _)| n.id)
+            .collect();
+        let nets: Vec<String> = eps.iter().map(|(n, _)| n.id.clone()).collect();
+        let names: Vec<(String, String)> = eps
+            .iter()
+            .map(|(n, _)| (n.id.clone(), n.name.clone()))
+            .collect();
+        // The endpoint's `Links` (EndpointsConfig / `network connect --link`): this container's
+        // own DNS aliases on that network, as libnetwork's CreateOptionAlias.
+        let links: Vec<LinkAlias> = eps
+            .iter()
+            .flat_map(|(n, e)| {
+                e.links.iter().filter_map(|l| {
+                    let (target, alias) = files::parse_link(l).ok()?;
+                    Some(LinkAlias {
+                        network: n.id.clone(),
+                        alias,
+                        target,
+                    })
+                })
+            })
             .collect();
         let mut tasks = self
             .networks
@@ -555,6 +709,8 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
         if let Some((r, _)) = tasks.get(&rec.id) {
             r.set_networks(nets);
+            r.set_network_names(names);
+            r.set_links(links);
             return Ok(());
         }
         if nets.is_empty() {
@@ -565,6 +721,8 @@ impl Engine {
             nets,
             files::dns_upstreams(&rec.host_config),
         ));
+        resolver.set_network_names(names);
+        resolver.set_links(links);
         let task = tokio::task::block_in_place(|| {
             listen_in_netns(&Netns::Pid(pid as u32), EMBEDDED_DNS, resolver.clone())
         })
@@ -861,6 +1019,10 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("no configured subnet"), "{e}");
         assert!(ep_from_config(&user, &json!({"MacAddress": "zz"}), 0).is_err());
+        let ep = ep_from_config(&user, &json!({"Links": ["srv:db", "other"]}), 0).unwrap();
+        assert_eq!(ep.links, vec!["srv:db", "other"]);
+        let e = ep_from_config(&user, &json!({"Links": ["a:b:c"]}), 0).unwrap_err();
+        assert_eq!(e.to_string(), "bad format for links: a:b:c");
         let bridge = net("bridge", true);
         let e = ep_from_config(&bridge, &json!({"Aliases": ["x"]}), 0).unwrap_err();
         assert_eq!(

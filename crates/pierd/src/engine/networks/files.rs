@@ -1,6 +1,7 @@
 //! The container's `/etc/hosts` and `/etc/resolv.conf`, as docker writes them. hosts: the
 //! localhost/IPv6 entries, `--add-host` entries (`host-gateway` = the default bridge's
-//! gateway), links, then the container's own address and hostname. resolv.conf: on the default
+//! gateway), legacy links (default bridge only: on a user network a link is a DNS alias of the
+//! linking container, see `endpoints`), then the container's own address and hostname. resolv.conf: on the default
 //! bridge the host's file without loopback nameservers (none left → 8.8.8.8, 8.8.4.4); on a user
 //! network `nameserver 127.0.0.11` (the embedded DNS, which forwards to the host's resolvers or
 //! `--dns`); `--dns`, `--dns-search`, `--dns-option` override as in docker.
@@ -11,7 +12,8 @@ use serde_json::Value;
 
 const HOSTS_DEFAULTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
-fn strs(v: &Value) -> Vec<String> {
+/// The strings of a JSON array (anything else: none).
+pub fn strs(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -55,6 +57,26 @@ pub fn validate_extra_hosts(hc: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// docker's `ParseLink`: `target:alias`, `target` (alias = target) or the form docker stores,
+/// `/target:/container/alias`; returns (target, alias).
+pub fn parse_link(spec: &str) -> Result<(String, String), String> {
+    if spec.is_empty() {
+        return Err("empty string specified for links".into());
+    }
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts[..] {
+        [one] => Ok((one.to_string(), one.to_string())),
+        [target, alias] => match target.strip_prefix('/') {
+            Some(t) => Ok((
+                t.to_string(),
+                alias.rsplit('/').next().unwrap_or(alias).to_string(),
+            )),
+            None => Ok((target.to_string(), alias.to_string())),
+        },
+        _ => Err(format!("bad format for links: {spec}")),
+    }
 }
 
 /// The hosts file of a container with address `ip` (None: no network address).
@@ -167,6 +189,12 @@ mod tests {
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.ends_with("10.1.2.3\tdb\n172.17.0.2\tabc\n"), "{h}");
         assert!(validate_extra_hosts(&json!({"ExtraHosts": ["x:nope"]})).is_err());
+        let link = |s: &str| parse_link(s).map(|(t, a)| format!("{t}={a}"));
+        assert_eq!(link("srv:db"), Ok("srv=db".into()));
+        assert_eq!(link("srv"), Ok("srv=srv".into()));
+        assert_eq!(link("/srv:/me/db"), Ok("srv=db".into()));
+        assert_eq!(link("a:b:c"), Err("bad format for links: a:b:c".into()));
+        assert_eq!(link(""), Err("empty string specified for links".into()));
         let host = "nameserver 127.0.0.53\nsearch example.com\noptions edns0\n";
         let r = resolv_conf(host, &json!({}), false);
         assert!(
