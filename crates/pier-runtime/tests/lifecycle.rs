@@ -554,6 +554,25 @@ fn kill_all_and_preserve_fds() {
     }
     let o = cmd.output().unwrap();
     assert_eq!(stdout(&o), "passed-through\n", "{}", stderr(&o));
+
+    // --preserve-fds beyond what the caller has open passes nothing of the runtime's own (its
+    // exec trampoline lands in that range): the container has stdio only.
+    let b = Bundle::new(&["sh", "-c", "ls /proc/self/fd"]);
+    b.write_config();
+    let mut cmd = b.cmd();
+    cmd.args(["run", "--preserve-fds", "100", "--bundle"])
+        .arg(b.path())
+        .arg(&b.id);
+    // SAFETY: closing fds in the child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    // 0, 1, 2, and the directory ls reads.
+    assert_eq!(stdout(&o), "0\n1\n2\n3\n", "{}", stderr(&o));
 }
 
 #[test]

@@ -106,6 +106,7 @@ impl ProcessPlan {
             };
             (class, io.priority())
         });
+        let entry = crate::exeseal::entry_for(seccomp)?;
         Ok(ProcessPlan {
             args,
             env: p.env().clone().unwrap_or_default(),
@@ -118,7 +119,7 @@ impl ProcessPlan {
             rlimits: p.rlimits().clone().unwrap_or_default(),
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
-            entry: crate::exeseal::entry_for(seccomp)?,
+            entry,
             seccomp: seccomp
                 .map(|s| crate::seccomp::prepare(s, seccomp_cache))
                 .transpose()?,
@@ -133,6 +134,8 @@ impl ProcessPlan {
             cpus: None,
             preserve_fds,
             preserved: (3..3 + preserve_fds as i32)
+                // The trampoline's memfd may sit in a gap of the caller's range.
+                .filter(|fd| entry != crate::exeseal::Entry::Trampoline(*fd))
                 .filter(|fd| {
                     nix::fcntl::fcntl(
                         // SAFETY: only probing whether the number is an open fd.
