@@ -2,28 +2,18 @@
 //! hosts/resolv.conf, inspect), published ports (TCP from 127.0.0.1 and the host's own address,
 //! UDP, `docker port`, a port in use), user networks (DNS by name and alias, isolation,
 //! `--internal`, connect/disconnect live, overlapping subnets), IPAM and the nft table across a
-//! `kill -9` of pierd, and run/rm cycles that must leave nothing behind. Every daemon has its
-//! own bridge, subnet, pool and nft table (pier-testkit), removed when it drops.
+//! `kill -9` of pierd, run/rm cycles that must leave nothing behind, and the iptables backend
+//! (`--firewall-backend iptables`). Every daemon has its own bridge, subnet, pool and nft table
+//! or iptables chains (pier-testkit), removed when it drops.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pier_e2e::{docker, setup, skip_docker, Env};
-use pier_testkit::fixtures;
+use pier_e2e::{docker, env_with_busybox, env_with_busybox_opts, Env};
+use pier_testkit::DaemonOpts;
 use serde_json::Value;
-
-fn env_with_busybox() -> Option<Env> {
-    if skip_docker() {
-        return None;
-    }
-    let env = setup()?;
-    let img = fixtures::busybox(&env.reg);
-    docker(&env.d, &["pull", &img.reference()]).ok();
-    docker(&env.d, &["tag", &img.reference(), "busybox"]).ok();
-    Some(env)
-}
 
 fn inspect(env: &Env, name: &str) -> Value {
     let out = docker(&env.d, &["inspect", name]).ok().to_string();
@@ -779,4 +769,108 @@ fn run_rm_cycles_with_published_ports_leave_nothing_behind() {
     assert!(!t.contains("dnat to"), "{t}");
     let ps = docker(&env.d, &["ps", "-aq"]).ok().to_string();
     assert_eq!(ps, "");
+}
+
+/// The daemon's own iptables chains and the jumps into them, as `"<table> <iptables-save line>"`.
+fn own_iptables(env: &Env) -> Vec<String> {
+    pier_network::iptables::list(&env.d.nft_table()).expect("iptables-save")
+}
+
+/// Each built-in chain pier hooks into jumps to its chain exactly once.
+fn assert_one_jump_each(env: &Env, lines: &[String]) {
+    let prefix = pier_network::iptables::chain_prefix(&env.d.nft_table()).unwrap();
+    for (table, builtin, chain) in [
+        ("raw", "PREROUTING", "GUARD"),
+        ("nat", "PREROUTING", "PRE"),
+        ("nat", "OUTPUT", "OUT"),
+        ("nat", "POSTROUTING", "POST"),
+        ("filter", "FORWARD", "FWD"),
+    ] {
+        let jump = format!("{table} -A {builtin} -j {prefix}-{chain}");
+        assert_eq!(
+            lines.iter().filter(|l| **l == jump).count(),
+            1,
+            "{jump}: {lines:#?}"
+        );
+    }
+}
+
+#[test]
+fn iptables_backend_publishes_ports_and_cleans_up() {
+    let has_iptables = Command::new("iptables")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_iptables {
+        println!("SKIP: no iptables command on this host (scripts/deps installs it)");
+        return;
+    }
+    let opts = DaemonOpts::default()
+        .arg("--firewall-backend")
+        .arg("iptables");
+    let Some(mut env) = env_with_busybox_opts(opts) else {
+        return;
+    };
+    assert_eq!(env.d.firewall_backend().as_deref(), Some("iptables"));
+    let info = env.d.api("GET", "/info", None).json();
+    assert_eq!(info["FirewallBackend"]["Driver"], "iptables", "{info}");
+
+    let port = free_port();
+    httpd(&env, "web", &["-p", &format!("127.0.0.1:{port}:80")]);
+    let body = http_get(&format!("127.0.0.1:{port}")).expect("published port on 127.0.0.1");
+    assert!(body.contains("hello-from-"), "{body}");
+    let web_ip = ip_of(&env, "web", "bridge");
+    let before = own_iptables(&env);
+    let dnat = format!(
+        "-d 127.0.0.1/32 -p tcp -m tcp --dport {port} -j DNAT --to-destination {web_ip}:80"
+    );
+    assert_eq!(
+        before.iter().filter(|l| l.ends_with(&dnat)).count(),
+        1,
+        "{before:#?}"
+    );
+    let masquerade = format!(
+        "-s {}0/24 ! -o {} -j MASQUERADE",
+        env.d.bridge_subnet_prefix(),
+        env.d.bridge()
+    );
+    assert_eq!(
+        before.iter().filter(|l| l.ends_with(&masquerade)).count(),
+        1,
+        "{before:#?}"
+    );
+    assert_one_jump_each(&env, &before);
+    assert!(
+        nft_table(&env).is_empty(),
+        "no nft table with the iptables backend"
+    );
+
+    // kill -9 and a new pierd: the kernel keeps serving, the restart rewrites the same chains
+    // and adds no second jump.
+    env.d.kill9();
+    http_get(&format!("127.0.0.1:{port}")).expect("port answers while pierd is down");
+    env.d.start_again();
+    http_get(&format!("127.0.0.1:{port}")).expect("port answers after the restart");
+    let mut after = own_iptables(&env);
+    assert_one_jump_each(&env, &after);
+    let mut sorted = before.clone();
+    sorted.sort();
+    after.sort();
+    assert_eq!(sorted, after, "the chains changed across the restart");
+
+    docker(&env.d, &["rm", "-f", "web"]).ok();
+    let lines = own_iptables(&env);
+    let prefix = pier_network::iptables::chain_prefix(&env.d.nft_table()).unwrap();
+    let dnat_rules: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with(&format!("nat -A {prefix}-DNAT ")))
+        .collect();
+    assert!(dnat_rules.is_empty(), "{dnat_rules:#?}");
+    assert!(nft_table(&env).is_empty());
+
+    // The testkit's cleanup (what a failing test relies on) leaves none of the daemon's chains.
+    env.d.stop(Duration::from_secs(10));
+    env.d.remove_network_state();
+    let left = own_iptables(&env);
+    assert!(left.is_empty(), "{left:#?}");
 }

@@ -108,10 +108,10 @@ impl Backend {
     }
 
     /// nftables when it is usable (the tool or the library present, and the kernel accepts a
-    /// table: `probe_table` is created and deleted in one transaction, leaving nothing), else
+    /// table: `<table>-probe` is created and deleted in one transaction, leaving nothing), else
     /// iptables when the `iptables` command runs; an error when neither does.
-    pub fn detect(probe_table: &str) -> Result<Backend> {
-        let nft_err = match crate::nft::probe(probe_table) {
+    pub fn detect(table: &str) -> Result<Backend> {
+        let nft_err = match crate::nft::probe(table) {
             Ok(()) => return Ok(Backend::Nftables),
             Err(e) => e,
         };

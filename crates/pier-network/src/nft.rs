@@ -91,14 +91,15 @@ fn nft_rule(r: &Rule) -> String {
     s
 }
 
-/// Checks that nftables is usable: creates and deletes `table` in one transaction. Nothing is
-/// left, and an existing table of that name is deleted: pass pier's own table, which the daemon
-/// rewrites right after anyway.
+/// Checks that nftables is usable: creates and deletes a table `<table>-probe` in one
+/// transaction, which leaves nothing (and never touches `table` itself, whose rules may be
+/// serving published ports right now).
 pub(crate) fn probe(table: &str) -> Result<()> {
-    if !valid_name(table) {
+    let probe = format!("{table}-probe");
+    if !valid_name(&probe) {
         return Err(NetError::Nft(format!("invalid table name {table:?}")));
     }
-    let script = format!("add table ip {table}\ndelete table ip {table}\n");
+    let script = format!("add table ip {probe}\ndelete table ip {probe}\n");
     run_script(&script, false)
 }
 
