@@ -105,6 +105,10 @@ fn default_bridge_publishes_ports_on_loopback_and_host_address() {
     );
     let body = http_get(&format!("127.0.0.1:{port}")).expect("published port on 127.0.0.1");
     assert!(body.contains("hello-from-"), "{body}");
+    // nftables is usable here, so it is chosen without --firewall-backend.
+    assert_eq!(env.d.firewall_backend().as_deref(), Some("nftables"));
+    let info = env.d.api("GET", "/info", None).json();
+    assert_eq!(info["FirewallBackend"]["Driver"], "nftables", "{info}");
     if let Some(ip) = host_address() {
         let body = http_get(&format!("{ip}:{port}")).expect("published port on the host address");
         assert!(body.contains("hello-from-"), "{body}");
@@ -814,6 +818,8 @@ fn iptables_backend_publishes_ports_and_cleans_up() {
     assert_eq!(env.d.firewall_backend().as_deref(), Some("iptables"));
     let info = env.d.api("GET", "/info", None).json();
     assert_eq!(info["FirewallBackend"]["Driver"], "iptables", "{info}");
+    // The docker CLI reads the field.
+    docker(&env.d, &["info"]).ok();
 
     let port = free_port();
     httpd(&env, "web", &["-p", &format!("127.0.0.1:{port}:80")]);
@@ -858,14 +864,44 @@ fn iptables_backend_publishes_ports_and_cleans_up() {
     after.sort();
     assert_eq!(sorted, after, "the chains changed across the restart");
 
+    // Another backend at the next start: pier's state moves, never exists in both.
+    let switch = |env: &mut Env, backend: &str| {
+        env.d.kill9();
+        let args = &mut env.d.opts_mut().args;
+        let at = args.iter().position(|a| a == "--firewall-backend").unwrap();
+        args[at + 1] = backend.to_string();
+        env.d.start_again();
+        assert_eq!(env.d.firewall_backend().as_deref(), Some(backend));
+        http_get(&format!("127.0.0.1:{port}")).expect("port answers after the switch");
+    };
+    switch(&mut env, "nftables");
+    let left = own_iptables(&env);
+    assert!(left.is_empty(), "{left:#?}");
+    let table = nft_table(&env);
+    assert!(
+        table.contains(&format!("tcp dport {port} dnat to {web_ip}:80")),
+        "{table}"
+    );
+    switch(&mut env, "iptables");
+    assert!(nft_table(&env).is_empty(), "{}", nft_table(&env));
+    let mut back = own_iptables(&env);
+    back.sort();
+    assert_eq!(back, after);
+
+    // The rules are rewritten just after the exit (off its path): wait for it.
     docker(&env.d, &["rm", "-f", "web"]).ok();
-    let lines = own_iptables(&env);
     let prefix = pier_network::iptables::chain_prefix(&env.d.nft_table()).unwrap();
-    let dnat_rules: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.starts_with(&format!("nat -A {prefix}-DNAT ")))
-        .collect();
-    assert!(dnat_rules.is_empty(), "{dnat_rules:#?}");
+    let dnat_rules = || -> Vec<String> {
+        own_iptables(&env)
+            .into_iter()
+            .filter(|l| l.starts_with(&format!("nat -A {prefix}-DNAT ")))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dnat_rules().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(dnat_rules().is_empty(), "{:#?}", dnat_rules());
     assert!(nft_table(&env).is_empty());
 
     // The testkit's cleanup (what a failing test relies on) leaves none of the daemon's chains.

@@ -362,6 +362,11 @@ impl Daemon {
         self.spawn();
     }
 
+    /// The options of the next start (e.g. another flag for [`Daemon::start_again`]).
+    pub fn opts_mut(&mut self) -> &mut DaemonOpts {
+        &mut self.opts
+    }
+
     /// Start again after [`Daemon::kill9`] or [`Daemon::stop`].
     pub fn start_again(&mut self) {
         self.spawn();
