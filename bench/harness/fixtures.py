@@ -3,6 +3,10 @@ same bytes (same manifest digest, same layer blobs):
 
 - `bench/busybox:latest` — one layer: the host's /usr/bin/busybox (Debian busybox-static) with
   its applet symlinks, /etc/passwd and /etc/group; CMD ["sh"].
+- `bench/iperf3:latest` — one layer: the host's iperf3 (Debian `iperf3`) with the shared
+  libraries `ldd` resolves for it and the dynamic loader, each at the path `ldd` names (symlinks
+  resolved to their file), /etc/passwd, /etc/group and a /tmp (iperf3 maps its buffers from a
+  temporary file); no shell. Its digest changes only when the host's files do.
 - `bench/debian:bookworm` — one layer: `debootstrap --variant=minbase bookworm` from the Debian
   mirror the host's apt sources name, as debootstrap leaves it (its downloaded .debs included,
   about 200 MB) but with empty /dev, /proc, /sys, /run and /tmp. The gzipped layer is cached under the cache directory
@@ -120,6 +124,73 @@ def busybox_layer(out_dir):
     buf.seek(0)
     os.makedirs(out_dir, exist_ok=True)
     return gzip_tar_from_stream(buf, os.path.join(out_dir, "busybox.tar.gz"))
+
+
+def ldd_closure(binary):
+    """The absolute paths of the shared objects `ldd binary` resolves (the loader included, no
+    vDSO), in ldd's order; RuntimeError when one is "not found" or ldd fails."""
+    r = run_quiet(["ldd", binary])
+    if r.returncode != 0:
+        raise RuntimeError(f"ldd {binary}: {(r.stderr or r.stdout).strip()}")
+    paths = []
+    for line in r.stdout.splitlines():
+        line = line.strip()
+        if "not found" in line:
+            raise RuntimeError(f"ldd {binary}: {line}")
+        if "=>" in line:
+            target = line.split("=>", 1)[1].split("(")[0].strip()
+        else:
+            target = line.split("(")[0].strip()
+        if target.startswith("/"):
+            paths.append(target)
+    if not paths:
+        raise RuntimeError(f"ldd {binary}: no shared objects listed (a static binary?)")
+    return paths
+
+
+def iperf3_layer(out_dir, binary="/usr/bin/iperf3"):
+    """The iperf3 layer: the host's iperf3, its ldd closure and the loader, as regular files at
+    the paths the binary and ldd name (the container resolves them as the host does)."""
+    real = os.path.realpath(binary)
+    if not os.access(real, os.X_OK):
+        raise RuntimeError(f"{binary} is not there (apt-get install iperf3)")
+    files = [(binary, real)] + [(p, os.path.realpath(p)) for p in ldd_closure(binary)]
+    mtime = int(os.stat(real).st_mtime)
+    buf = io.BytesIO()
+    made = set()
+
+    def add_dir(t, name, mode=0o755):
+        if name in made:
+            return
+        made.add(name)
+        ti = tarfile.TarInfo(name)
+        ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, mode, mtime
+        t.addfile(ti)
+
+    def add_parents(t, name):
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            add_dir(t, "/".join(parts[:i]))
+
+    def add_file(t, name, data, mode=0o644):
+        add_parents(t, name)
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mode, ti.mtime = len(data), mode, mtime
+        t.addfile(ti, io.BytesIO(data))
+
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for d in ("etc", "proc", "sys", "dev"):
+            add_dir(t, d)
+        add_dir(t, "tmp", 0o1777)
+        for shown, path in sorted(set(files)):
+            with open(path, "rb") as f:
+                add_file(t, shown.lstrip("/"), f.read(), 0o755)
+        add_file(t, "etc/passwd", b"root:x:0:0:root:/:/nonexistent\n"
+                                  b"nobody:x:65534:65534:nobody:/:/nonexistent\n")
+        add_file(t, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
+    buf.seek(0)
+    os.makedirs(out_dir, exist_ok=True)
+    return gzip_tar_from_stream(buf, os.path.join(out_dir, "iperf3.tar.gz"))
 
 
 def debian_mirror(apt_dir="/etc/apt"):

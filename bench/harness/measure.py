@@ -128,6 +128,8 @@ def fmt_value(v, unit):
         return f"{v:.1f} MiB"
     if unit == "MiB/s":
         return f"{v:.0f} MiB/s" if v >= 100 else f"{v:.1f} MiB/s"
+    if unit == "Gbit/s":
+        return f"{v:.2f} Gbit/s" if v >= 1 else f"{v * 1000:.0f} Mbit/s"
     if unit == "KiB":
         return f"{v:.0f} KiB" if v >= 100 else f"{v:.1f} KiB"
     return f"{v:g} {unit}"

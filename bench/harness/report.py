@@ -34,7 +34,8 @@ bench/run --list          # the workloads
 The first run on a machine also makes the debian image with debootstrap (a few minutes; cached).
 
 It builds pier (`cargo build --release --bins`), installs what is missing from Debian (`docker.io`
-for the reference dockerd + containerd + runc, `docker-registry`, `busybox-static`, `debootstrap`),
+for the reference dockerd + containerd + runc, `docker-registry`, `busybox-static`, `debootstrap`,
+`iperf3`),
 then starts, each in its own directory under one work directory `$W` (`/var/tmp/pier-bench.<tag>`):
 
 - a loopback registry (`docker-registry serve`, `127.0.0.1:<free port>`) holding the fixture images;
@@ -52,8 +53,10 @@ Fixture images, pushed once to the registry so both engines pull the very same b
 (one layer: the host's busybox-static with its applet links) and `debian:bookworm` (one layer:
 `debootstrap --variant=minbase bookworm` from the host's Debian mirror as debootstrap leaves it,
 its downloaded .debs included — about 210 MB unpacked, 93 MB gzipped — with empty `/dev`, `/proc`,
-`/sys`, `/run`, `/tmp`; made once and cached in `/var/cache/pier-bench`). Each engine pulls busybox
-and tags it `busybox`.
+`/sys`, `/run`, `/tmp`; made once and cached in `/var/cache/pier-bench`), and, for `net-tput`,
+`iperf3` (one layer: the host's `/usr/bin/iperf3`, the libraries `ldd` resolves for it and the
+dynamic loader, at the paths `ldd` names, with `/etc/passwd`, `/etc/group` and `/tmp`; no shell).
+Each engine pulls busybox and tags it `busybox`; `net-tput` pulls iperf3 by its registry name.
 
 On exit — normal, error, Ctrl-C or SIGTERM — it stops what it started by PID, kills processes left
 in its cgroups or holding files in `$W`, unmounts everything under `$W`, deletes its bridges (and
@@ -90,11 +93,23 @@ none of it remains and says so in the section.
 - Under `run --rm --network none`, a line gives each engine's networking cost: the median of `run`
   minus the median with `--network none`, same client. `net-cost` measures it more tightly: each
   iteration runs both back to back and records the difference (issue 5's target: ≤ 5 ms).
-- `net-tput`: host → published port throughput. A container runs busybox `nc -ll -p 5201 -e wc -c`
-  published on `127.0.0.1:<free port>`; the harness sends 256 MiB (64 with `--quick`) from the host,
-  half-closes, and takes the time until the container's `wc -c` answers with the byte count, which
-  must equal what was sent (a busybox sink rather than iperf3, which would need its binary and
-  libraries inside the image). Higher is better here.
+- `net-tput`: published-port throughput with iperf3 (Debian's, installed on the host when
+  missing). A container of the `iperf3` fixture runs `iperf3 -s -p 5201`, published with
+  `-p <address>:<free port>:5201`; the host runs `iperf3 -c <address> -p <port> -t 5 -J` (host →
+  container) and the same with `-R` (container → host), one after the other, and the figure is the
+  receiver's `end.sum_received.bits_per_second` — a run whose JSON has an `error` or no bytes
+  received gives that side an error, not a figure. Two addresses, each with its own container:
+  `127.0.0.1`, and the gateway address of the engine's own bridge (a non-loopback host address;
+  no interface of the machine's is published). pierd forwards both with nft DNAT in the kernel;
+  the reference dockerd, run with `--iptables=false` so that it leaves the host's iptables alone,
+  through docker-proxy, its userland proxy. A dockerd with its default `--iptables=true` would
+  still proxy 127.0.0.1 (its OUTPUT DNAT rule skips 127.0.0.0/8) but DNAT the gateway-address
+  path in the kernel, so that row compares pier with docker-proxy, not with docker's default.
+  Before timing, a 1 MiB iperf3 test must be counted by the receiver; a test refused with "the
+  server is busy" (the previous one still closing behind a proxy) is run again. Higher is better here
+  (pier/docker above 1 = pier is faster). Without iperf3 (its install failed), `net-tput` falls
+  back to a busybox `nc -ll -p 5201 -e wc -c` sink published on 127.0.0.1: the harness sends
+  256 MiB, half-closes and times until `wc -c` answers with a count that must equal what was sent.
 - Until pierd has container networking (its API lists a `bridge` network), the networking
   workloads report pier's side as "not available" rather than a figure for a loopback-only
   namespace.

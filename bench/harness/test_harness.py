@@ -186,7 +186,95 @@ class NetWorkloadTest(unittest.TestCase):
             srv.close()
 
 
+    def test_iperf3_figure_only_for_bytes_received(self):
+        ok = json.dumps({"end": {"sum_received": {"bytes": 5 << 30, "bits_per_second": 8.5e9},
+                                 "sum_sent": {"bytes": 5 << 30}}})
+        self.assertEqual(workloads.iperf3_received(ok), (8.5e9, 5 << 30))
+        for bad, why in ((json.dumps({"error": "unable to connect to server"}), "unable"),
+                         (json.dumps({"end": {"sum_received": {"bytes": 0,
+                                                               "bits_per_second": 0}}}), "0 bytes"),
+                         (json.dumps({"end": {}}), "0 bytes"),
+                         ("iperf3: error - not JSON", "no JSON")):
+            with self.assertRaises(SideError) as cm:
+                workloads.iperf3_received(bad)
+            self.assertIn(why, str(cm.exception))
+
+    def test_iperf3_busy_server_is_tried_again_other_errors_are_not(self):
+        with tempfile.TemporaryDirectory() as d:
+            # a stand-in iperf3: "busy" for the first `busy` calls, then `last`
+            fake = os.path.join(d, "iperf3")
+            count = os.path.join(d, "n")
+
+            def script(busy, last):
+                with open(fake, "w") as f:
+                    f.write(f"""#!/bin/sh
+n=$(cat {count} 2>/dev/null || echo 0); echo $((n + 1)) > {count}
+if [ "$n" -lt {busy} ]; then
+  echo '{{"error": "the server is busy running a test. try again later"}}'; exit 1
+fi
+echo '{last}'
+""")
+                os.chmod(fake, 0o755)
+                if os.path.exists(count):
+                    os.remove(count)
+            old_path = os.environ["PATH"]
+            os.environ["PATH"] = d + ":" + old_path
+            try:
+                good = json.dumps({"end": {"sum_received": {"bytes": 1 << 30,
+                                                            "bits_per_second": 4e9}}})
+                script(2, good)
+                self.assertEqual(workloads.iperf3_client("127.0.0.1", 1, 1), 4.0)
+                with open(count) as f:
+                    self.assertEqual(f.read().strip(), "3")
+                script(0, json.dumps({"error": "unable to connect to server"}))
+                with self.assertRaises(SideError):
+                    workloads.iperf3_client("127.0.0.1", 1, 1)
+                with open(count) as f:
+                    self.assertEqual(f.read().strip(), "1")
+                script(100, good)
+                with self.assertRaises(SideError) as cm:
+                    workloads.iperf3_client("127.0.0.1", 1, 1, busy_wait=0.5)
+                self.assertIn("busy", str(cm.exception))
+            finally:
+                os.environ["PATH"] = old_path
+
+    def test_gbit_cells(self):
+        self.assertEqual(measure.fmt_value(12.345, "Gbit/s"), "12.35 Gbit/s")
+        self.assertEqual(measure.fmt_value(0.25, "Gbit/s"), "250 Mbit/s")
+
+
 class FixturesTest(unittest.TestCase):
+    def test_iperf3_layer_runs_alone_and_is_deterministic(self):
+        if not os.access("/usr/bin/iperf3", os.X_OK):
+            self.skipTest("iperf3 not installed")
+        with tempfile.TemporaryDirectory() as d:
+            a = fixtures.iperf3_layer(os.path.join(d, "a"))
+            b = fixtures.iperf3_layer(os.path.join(d, "b"))
+            self.assertEqual((a.digest, a.diff_id), (b.digest, b.diff_id))
+            with tarfile.open(a.path) as t:
+                names = t.getnames()
+                self.assertIn("usr/bin/iperf3", names)
+                self.assertEqual(t.getmember("tmp").mode, 0o1777)
+                for lib in fixtures.ldd_closure("/usr/bin/iperf3"):
+                    self.assertTrue(t.getmember(lib.lstrip("/")).isfile(), lib)
+            if os.geteuid() != 0:
+                return
+            root = os.path.join(d, "root")
+            os.makedirs(root)
+            subprocess.run(["tar", "-xzf", a.path, "-C", root], check=True)
+            # nothing of the host's /usr or /lib is reachable: the closure must be complete
+            r = subprocess.run(["chroot", root, "/usr/bin/iperf3", "--version"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("iperf 3", r.stdout)
+
+    def test_ldd_closure_refuses_a_static_binary(self):
+        if not os.path.exists("/usr/bin/busybox"):
+            self.skipTest("busybox-static not installed")
+        with self.assertRaises(RuntimeError):
+            fixtures.ldd_closure("/usr/bin/busybox")
+
+
     def test_busybox_layer_digests(self):
         if not os.path.exists("/usr/bin/busybox"):
             self.skipTest("busybox-static not installed")

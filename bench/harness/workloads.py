@@ -64,6 +64,8 @@ class Ctx:
         self.image_errors = {e: None for e in ENGINES}
         self.debian_ref = None
         self.debian_error = None
+        self.iperf3_ref = None              # the iperf3 fixture in the loopback registry
+        self.iperf3_error = None            # why there is none (net-tput falls back to nc)
         self.fixture_info = {}
         self.release_dir = ""
 
@@ -622,6 +624,7 @@ def w_net_cost(ctx):
 
 
 SINK_PORT = 5201
+IPERF_PORT = 5201
 
 
 def send_to_sink(port, nbytes, timeout=120):
@@ -652,10 +655,170 @@ def send_to_sink(port, nbytes, timeout=120):
     return dt
 
 
+def iperf3_received(out):
+    """(bits per second, bytes) the receiver counted, from `iperf3 -J`'s output; SideError when
+    iperf3 reports an error or nothing was received (a figure only for bytes that arrived)."""
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        raise SideError(f"iperf3 printed no JSON ({out[:120]!r})")
+    if doc.get("error"):
+        raise SideError(f"iperf3: {doc['error']}")
+    got = (doc.get("end") or {}).get("sum_received") or {}
+    nbytes, bps = got.get("bytes") or 0, got.get("bits_per_second") or 0
+    if nbytes <= 0 or bps <= 0:
+        raise SideError(f"iperf3: the receiver counted {nbytes} bytes")
+    return bps, nbytes
+
+
+IPERF3_BUSY = "the server is busy"
+
+
+def iperf3_client(addr, port, seconds, reverse=False, busy_wait=10):
+    """`iperf3 -c addr -p port -t seconds -J [-R]` on the host; the receiver's Gbit/s. The
+    server takes one test at a time and may still be closing the previous one (a proxy in front
+    of it closes its side of the connections a little later): a "server is busy" answer is tried
+    again for up to busy_wait seconds, as iperf3 asks; nothing of it enters the figure."""
+    argv = ["iperf3", "-c", addr, "-p", str(port), "-t", str(seconds), "-J"]
+    if reverse:
+        argv.append("-R")
+    deadline = time.monotonic() + busy_wait
+    while True:
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=seconds + 60)
+        except subprocess.TimeoutExpired:
+            raise SideError(f"`{' '.join(argv)}` did not finish within {seconds + 60}s")
+        try:
+            bps, _ = iperf3_received(r.stdout)
+            break
+        except SideError as ex:
+            if IPERF3_BUSY not in str(ex) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    if r.returncode != 0:
+        raise SideError(f"`{' '.join(argv)}` exit {r.returncode}: {r.stderr.strip()[-200:]}")
+    return bps / 1e9
+
+
+def bridge_gateway(ctx, e):
+    """The gateway address of the engine's default bridge, from its API."""
+    status, body = ctx.engines[e].api("/networks/bridge")
+    if status != 200 or not isinstance(body, dict):
+        raise SideError(f"GET /networks/bridge: status {status}")
+    for cfg in (body.get("IPAM") or {}).get("Config") or []:
+        gw = (cfg or {}).get("Gateway") or ""
+        if gw and ":" not in gw:
+            return gw
+    raise SideError("GET /networks/bridge names no IPv4 gateway")
+
+
+def wait_served(check, deadline_s=30):
+    """Retry a readiness check (a callable raising SideError) until it passes or time is up."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return check()
+        except SideError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def w_net_tput(ctx):
-    """Host → published port throughput: a busybox `nc -ll -e wc -c` sink in a container
-    published on 127.0.0.1, fed by a host-side sender (iperf3 would need its binary and
-    libraries inside the image; the sink's byte count proves every byte arrived)."""
+    """Published-port throughput, host ↔ container: iperf3 when the host has it (a fixture image
+    of the host's iperf3 runs `iperf3 -s` in the container), else the busybox `nc` sink."""
+    if ctx.iperf3_ref:
+        return net_tput_iperf3(ctx)
+    return net_tput_nc(ctx)
+
+
+def net_tput_iperf3(ctx):
+    secs = 2 if ctx.quick else 5
+    w, r = ctx.counts(1, 5, 1, 3)
+    image = ctx.iperf3_ref
+    out = []
+    for where in ("loopback", "gateway"):
+        name = f"pb-net-iperf-{where}"
+        ports, addrs, ready = {}, {}, {}
+        shown = {"loopback": "127.0.0.1", "gateway": "<bridge gateway>"}[where]
+
+        def run_args(e, addr):
+            port = ports.setdefault(e, free_port())
+            return ["run", "-d", "--name", name, "-p", f"{addr}:{port}:{IPERF_PORT}", image,
+                    "iperf3", "-s", "-p", str(IPERF_PORT)]
+
+        def client_cmd(e, reverse):
+            return (f"iperf3 -c {addrs.get(e, shown)} -p {ports[e]} -t {secs} -J"
+                    + (" -R" if reverse else "") + "  → end.sum_received.bits_per_second")
+        for e in ENGINES:
+            try:
+                if ctx.engines.get(e) is None:
+                    raise SideError(ctx.engine_errors.get(e) or f"{e} engine not started")
+                need_networking(ctx, e)
+                addrs[e] = "127.0.0.1" if where == "loopback" else bridge_gateway(ctx, e)
+                ready[e] = None
+            except SideError as ex:
+                ready[e] = ex
+        variant = ("published on 127.0.0.1" if where == "loopback"
+                   else "published on the bridge's gateway address")
+        kind = "own"
+        m = Measurement(
+            "net-tput", variant,
+            [Metric("up", f"host → container, iperf3 {secs} s (higher is better)", "Gbit/s"),
+             Metric("down", f"container → host (`-R`), iperf3 {secs} s (higher is better)",
+                    "Gbit/s")],
+            {e: [ctx.display(e, kind, run_args(e, addrs.get(e, shown))),
+                 client_cmd(e, False), client_cmd(e, True)] for e in ENGINES},
+            note=(f"{ctx.fixture_info.get('iperf3') or 'iperf3'}: `iperf3 -s` in the container, "
+                  "`iperf3 -c` on the host, figure = the receiver's bits/s (`end.sum_received`); "
+                  "pierd forwards with nft DNAT; dockerd, run with `--iptables=false`, with "
+                  "docker-proxy (a default dockerd would DNAT the gateway-address path in the "
+                  "kernel too and proxy only 127.0.0.1)"))
+        m.side_names = {"pier": "pier", "docker": "docker"}
+
+        def make(e, c):
+            if ready[e]:
+                raise ready[e]
+            eng = ctx.engines[e]
+            if not eng.has_image(image):
+                c.run("pull", image, timeout=300)
+                if not eng.has_image(image):
+                    raise SideError(f"`pull {image}` exited 0 but the daemon has no such image")
+            ctx.force_rm(e, [name])
+            c.run(*run_args(e, addrs[e]), timeout=120)
+            # served once a 1 MiB test through the published port is counted by the receiver
+            wait_served(lambda: iperf3_client_bytes(addrs[e], ports[e]))
+
+            def once():
+                return {"up": iperf3_client(addrs[e], ports[e], secs),
+                        "down": iperf3_client(addrs[e], ports[e], secs, reverse=True)}
+            return once
+        try:
+            out.append(alternate(m, ctx.side_fns(kind, make), w, r))
+        finally:
+            for e in ENGINES:
+                if ctx.engines.get(e):
+                    ctx.force_rm(e, [name])
+    return out
+
+
+def iperf3_client_bytes(addr, port):
+    """A 1 MiB iperf3 test; SideError unless the receiver counted it."""
+    try:
+        r = subprocess.run(["iperf3", "-c", addr, "-p", str(port), "-n", "1M", "-J"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        raise SideError(f"iperf3 -c {addr} -p {port} -n 1M: no answer within 20 s")
+    _, nbytes = iperf3_received(r.stdout)
+    if nbytes < 1 << 20:
+        raise SideError(f"iperf3: the receiver counted {nbytes} of {1 << 20} bytes")
+    return nbytes
+
+
+def net_tput_nc(ctx):
+    """The fallback without iperf3: a busybox `nc -ll -e wc -c` sink in a container published on
+    127.0.0.1, fed by a host-side sender; the sink's byte count proves every byte arrived."""
     mib = 64 if ctx.quick else 256
     w, r = ctx.counts(1, 5, 1, 3)
     kind, label = ctx.variants(("own",))[0]
@@ -672,22 +835,15 @@ def w_net_tput(ctx):
                     {e: [ctx.display(e, kind, run_args(e)),
                          f"python: send {mib} MiB to 127.0.0.1:{ports[e]}, read `wc -c`'s count"]
                      for e in ENGINES},
-                    note="busybox nc sink, not iperf3")
+                    note=f"busybox nc sink, not iperf3 ({ctx.iperf3_error or 'iperf3 not set up'})")
 
     def make(e, c):
         ctx.need_busybox(e)
         need_networking(ctx, e)
         ctx.force_rm(e, [name])
         c.run(*run_args(e), timeout=120)
-        deadline = time.monotonic() + 30
-        while True:  # the sink (and any proxy in front of it) is up once 1 byte is counted
-            try:
-                send_to_sink(ports[e], 1, timeout=5)
-                break
-            except SideError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        # the sink (and any proxy in front of it) is up once 1 byte is counted
+        wait_served(lambda: send_to_sink(ports[e], 1, timeout=5))
         return lambda: {"mibps": mib / send_to_sink(ports[e], mib << 20)}
     try:
         return [alternate(m, ctx.side_fns(kind, make), w, r)]
@@ -709,7 +865,8 @@ WORKLOADS = [
     Workload("net-cost", w_net_cost, True, False,
              "time the default network adds to `run --rm busybox true` (vs `--network none`)"),
     Workload("net-tput", w_net_tput, False, False,
-             "host → published port throughput into a busybox `nc` sink"),
+             "published-port throughput host ↔ container with iperf3 (busybox `nc` sink without "
+             "iperf3)"),
     Workload("exec", w_exec, True, False, "`exec c true` round trip"),
     Workload("logs", w_logs, False, False, "`logs` of 100k lines"),
     Workload("ps", w_ps, False, False, "`ps` with 100 containers"),
@@ -729,7 +886,7 @@ TITLES = {
     "run": "`run --rm busybox true`",
     "run-nonet": "`run --rm --network none busybox true`",
     "net-cost": "Networking cost of `run --rm busybox true` (default network − `--network none`)",
-    "net-tput": "Host → published port throughput (busybox `nc` sink)",
+    "net-tput": "Published-port throughput, host ↔ container",
     "exec": "`exec pb-exec true`",
     "logs": "`logs` of 100 000 lines",
     "ps": "`ps` with 100 running containers",

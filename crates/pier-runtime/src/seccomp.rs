@@ -342,11 +342,11 @@ pub fn send_to_agent(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// docker's default profile for amd64, as OCI, when the reference copy is present.
-    fn docker_default() -> Option<LinuxSeccomp> {
+    pub(crate) fn docker_default() -> Option<LinuxSeccomp> {
         let text = std::fs::read_to_string("/work/shared/reference/seccomp-default.json").ok()?;
         let oci = crate::seccomp_profile::docker_to_oci(&text, "amd64", &[]).unwrap();
         Some(serde_json::from_value(oci).unwrap())

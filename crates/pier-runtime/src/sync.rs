@@ -111,9 +111,11 @@ impl Channel {
                 return Ok(None);
             }
             *self.received.borrow_mut() = fd;
-            return serde_json::from_slice(&buf[..n])
-                .map(Some)
-                .map_err(|e| RuntimeError::Other(format!("bad sync message: {e}")));
+            return match serde_json::from_slice(&buf[..n]) {
+                Ok(m) => Ok(Some(m)),
+                Err(_) if n >= 4 => Ok(Some(exec_failure(&buf[..n]))),
+                Err(e) => Err(RuntimeError::Other(format!("bad sync message: {e}"))),
+            };
         }
     }
 
@@ -130,6 +132,19 @@ impl Channel {
 
     pub fn raw(&self) -> i32 {
         self.fd.as_raw_fd()
+    }
+}
+
+/// The exec trampoline's report (`crate::exeseal`): the `execve` errno (u32, little endian),
+/// then the program's path; as the error the runtime's own failed `execve` gives.
+fn exec_failure(packet: &[u8]) -> Msg {
+    let errno = u32::from_le_bytes(packet[..4].try_into().expect("4 bytes"));
+    Msg::Error {
+        msg: format!(
+            "exec {}: {}",
+            String::from_utf8_lossy(&packet[4..]),
+            nix::errno::Errno::from_raw(errno as i32)
+        ),
     }
 }
 

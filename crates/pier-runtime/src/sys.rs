@@ -444,6 +444,29 @@ pub fn memfd_sealable(name: &str) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)`: a sealable memfd that may
+/// be executed whatever `vm.memfd_noexec` says (kernels before 6.3 know no `MFD_EXEC`: their
+/// memfds are executable anyway).
+pub fn memfd_exec(name: &str) -> Result<OwnedFd> {
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let c = CString::new(name).map_err(|_| RuntimeError::Other("nul in memfd name".into()))?;
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: memfd_create reads the NUL-terminated name; the returned fd is owned by us.
+    let mut fd = unsafe { libc::memfd_create(c.as_ptr(), base | MFD_EXEC) };
+    if fd < 0 && Errno::last() == Errno::EINVAL {
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(c.as_ptr(), base) };
+    }
+    if fd < 0 {
+        return Err(RuntimeError::Sys {
+            op: "memfd_create".into(),
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Add `F_SEAL_*` bits to a memfd.
 pub fn add_seals(fd: &OwnedFd, seals: libc::c_int) -> Result<()> {
     // SAFETY: fcntl with integer arguments on an fd we own.
@@ -470,6 +493,11 @@ pub fn on_read_only_mount(fd: &impl AsRawFd) -> bool {
 /// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: run the file `fd` refers to. Only returns on
 /// failure.
 pub fn execveat_fd(fd: &impl AsRawFd, args: &[CString], env: &[CString]) -> Errno {
+    execveat_raw(fd.as_raw_fd(), args, env)
+}
+
+/// [`execveat_fd`] of an fd number.
+pub fn execveat_raw(fd: RawFd, args: &[CString], env: &[CString]) -> Errno {
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
@@ -478,7 +506,7 @@ pub fn execveat_fd(fd: &impl AsRawFd, args: &[CString], env: &[CString]) -> Errn
     unsafe {
         libc::syscall(
             libc::SYS_execveat,
-            fd.as_raw_fd(),
+            fd,
             c"".as_ptr(),
             argv.as_ptr(),
             envp.as_ptr(),

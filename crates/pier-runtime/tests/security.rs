@@ -334,6 +334,49 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
     );
 }
 
+/// CVE-2019-5736 through `run`, which enters the container through the exec trampoline (no
+/// re-execution of the runtime): an init entrypoint `#!/proc/self/exe` makes the kernel run the
+/// process's own image — the sealed trampoline, which refuses (exit 127), never the host's
+/// runtime. With a seccomp profile that denies the trampoline's `execveat`, the runtime
+/// re-executes itself from a read-only image first, so the hijack runs that image instead
+/// (the runtime's usage error, exit 2). The host's binary is unchanged either way.
+#[test]
+fn proc_self_exe_entrypoint_never_runs_the_host_runtime() {
+    if !is_root() {
+        return;
+    }
+    let host = tempfile::tempdir().unwrap();
+    let runtime = host.path().join("pier-runc");
+    std::fs::copy(BIN, &runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let original = std::fs::read(&runtime).unwrap();
+    for (seccomp, want) in [
+        (None, 127),
+        (
+            Some(json!({"defaultAction": "SCMP_ACT_ALLOW",
+                        "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]})),
+            2,
+        ),
+    ] {
+        let mut b = Bundle::new(&["/evil"]);
+        b.bin = runtime.clone();
+        b.add_host_binary(&runtime, "/usr/bin/not-the-runtime");
+        let evil = b.rootfs().join("evil");
+        std::fs::write(&evil, "#!/proc/self/exe\n").unwrap();
+        std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if let Some(s) = &seccomp {
+            b.config["linux"]["seccomp"] = s.clone();
+        }
+        let o = b.run();
+        assert_eq!(o.status.code(), Some(want), "{seccomp:?}: {}", stderr(&o));
+        b.assert_clean();
+    }
+    assert!(
+        std::fs::read(&runtime).unwrap() == original,
+        "the host's runtime binary changed"
+    );
+}
+
 /// The attacker of [`runtime_binary_cannot_be_overwritten_from_a_container`].
 #[test]
 #[ignore = "runs inside a test container"]

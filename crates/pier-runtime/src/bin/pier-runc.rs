@@ -226,16 +226,23 @@ impl Logger {
 }
 
 fn main() {
-    // The verbs whose processes enter a container run from a read-only image (CVE-2019-5736).
-    // Decided on the raw arguments, before clap: the first image only re-executes itself, so
-    // parsing there would be wasted (~0.3 ms). Any argument spelling such a verb counts (a
-    // container named `run` costs a needless re-exec, never a missed one).
-    if needs_protected_image(std::env::args_os().skip(1)) {
+    let cli = Cli::parse();
+    // CVE-2019-5736: the processes that enter a container must never run the host's binary.
+    // `create`/`run` go through the exec trampoline where the bundle's seccomp profile allows
+    // it; otherwise, and for `exec`, the runtime re-executes itself from a read-only image
+    // first — before it connects the console socket or touches any state. Failing that, it
+    // refuses to go on.
+    let protect = match &cli.cmd {
+        Cmd::Create(c) | Cmd::Run { c, .. } => !trampoline_serves(&c.bundle),
+        Cmd::Exec { .. } => true,
+        _ => false,
+    };
+    if protect {
         if let Err(e) = pier_runtime::exeseal::ensure_protected() {
-            eprintln!("warning: {e}");
+            eprintln!("{e}");
+            std::process::exit(1);
         }
     }
-    let cli = Cli::parse();
     pier_runtime::set_debug_log(cli.debug);
     let log = Logger {
         file: cli.log.clone(),
@@ -250,9 +257,20 @@ fn main() {
     }
 }
 
-/// Whether the command line may name a verb that creates or enters a container.
-fn needs_protected_image(mut args: impl Iterator<Item = std::ffi::OsString>) -> bool {
-    args.any(|a| matches!(a.to_str(), Some("create" | "run" | "exec")))
+/// Whether the trampoline can carry the bundle's container into its program (its seccomp
+/// profile allows it, a memfd can be executed here). An unreadable config counts as yes:
+/// `create` reports it without re-executing first.
+fn trampoline_serves(bundle: &std::path::Path) -> bool {
+    let seccomp = std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|mut v| v["linux"]["seccomp"].take().as_object().cloned())
+        .map(|o| serde_json::from_value::<oci_spec::runtime::LinuxSeccomp>(o.into()));
+    match seccomp {
+        Some(Err(_)) => true,
+        Some(Ok(s)) if !pier_runtime::exeseal::trampoline_allowed(Some(&s)) => false,
+        _ => pier_runtime::exeseal::trampoline().is_ok(),
+    }
 }
 
 fn connect(p: &Option<PathBuf>) -> Result<Option<std::os::fd::OwnedFd>, RuntimeError> {
@@ -758,7 +776,7 @@ fn parse_size(s: &str) -> Result<i64, RuntimeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{needs_protected_image, parse_size};
+    use super::{parse_size, trampoline_serves};
 
     #[test]
     fn sizes() {
@@ -770,18 +788,32 @@ mod tests {
         assert!(parse_size("12x").is_err());
     }
 
-    fn args(s: &str) -> impl Iterator<Item = std::ffi::OsString> + '_ {
-        s.split_whitespace().map(std::ffi::OsString::from)
-    }
-
     #[test]
-    fn protected_image_for_the_verbs_entering_a_container() {
-        assert!(needs_protected_image(args("--root /r run --bundle b c1")));
-        assert!(needs_protected_image(args("--log=l create c1")));
-        assert!(needs_protected_image(args("exec -t c1 sh")));
-        assert!(!needs_protected_image(args("--root /r state c1")));
-        assert!(!needs_protected_image(args("delete --force c1")));
-        // A container named like a verb only costs a needless re-exec.
-        assert!(needs_protected_image(args("kill run")));
+    fn trampoline_or_protected_image_by_the_bundles_seccomp_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |v: serde_json::Value| {
+            std::fs::write(dir.path().join("config.json"), v.to_string()).unwrap()
+        };
+        // No config (create reports it), no profile, a profile allowing the trampoline.
+        assert!(trampoline_serves(dir.path()));
+        write(serde_json::json!({"linux": {}}));
+        assert!(trampoline_serves(dir.path()));
+        let allow = |names: &[&str]| {
+            serde_json::json!({"linux": {"seccomp": {
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}}})
+        };
+        write(allow(&[
+            "execve",
+            "execveat",
+            "fcntl",
+            "sendmsg",
+            "exit_group",
+            "read",
+        ]));
+        assert!(trampoline_serves(dir.path()));
+        // Without execveat: the runtime must re-execute from a read-only image.
+        write(allow(&["execve", "fcntl", "sendmsg", "exit_group", "read"]));
+        assert!(!trampoline_serves(dir.path()));
     }
 }

@@ -149,7 +149,7 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
         }
         let exe = plan.apply(ch)?;
         ch.send(&Msg::Ready)?;
-        Err(plan.exec(&exe))
+        Err(plan.exec(&exe, ch))
     })?;
     drop(console);
     drop(stdio);

@@ -117,5 +117,5 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
     if let Some(h) = hooks.start_container() {
         crate::hooks::run_with_env(h, &state, &plan.env)?;
     }
-    Err(plan.exec(&exe))
+    Err(plan.exec(&exe, ch))
 }

@@ -51,12 +51,6 @@ pub fn launch(
     cgroup: Option<&dyn CgroupManager>,
     body: &mut dyn FnMut(&Channel) -> Result<()>,
 ) -> Result<Launched> {
-    if crate::exeseal::protection() == crate::exeseal::Protection::None {
-        tracing::warn!(
-            "the runtime's executable is writable: call exeseal::ensure_protected() in main \
-             (CVE-2019-5736)"
-        );
-    }
     let (parent_end, child_end) = sync::pair()?;
     match sys::fork()? {
         Fork::Child => {

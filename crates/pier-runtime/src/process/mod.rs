@@ -45,6 +45,8 @@ pub struct ProcessPlan {
     /// The fds of 3..3+preserve_fds that were open when the plan was made (the caller's);
     /// the runtime's own fds never pass, even if they reuse a number in that range.
     pub preserved: Vec<i32>,
+    /// How the process enters the program (CVE-2019-5736; see [`crate::exeseal::entry_for`]).
+    pub entry: crate::exeseal::Entry,
 }
 
 impl ProcessPlan {
@@ -116,6 +118,7 @@ impl ProcessPlan {
             rlimits: p.rlimits().clone().unwrap_or_default(),
             no_new_privileges: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
+            entry: crate::exeseal::entry_for(seccomp)?,
             seccomp: seccomp
                 .map(|s| crate::seccomp::prepare(s, seccomp_cache))
                 .transpose()?,
@@ -321,8 +324,10 @@ impl ProcessPlan {
         self.find_executable()
     }
 
-    /// Replace the process (after [`apply`](Self::apply)); returns only on failure.
-    pub fn exec(&self, exe: &Path) -> RuntimeError {
+    /// Replace the process (after [`apply`](Self::apply)); returns only on failure. Through
+    /// the trampoline, a failure of the program's own `execve` reaches the parent on `ch` as
+    /// the same `exec …` error (see [`crate::sync::Channel::recv`]).
+    pub fn exec(&self, exe: &Path, ch: &crate::sync::Channel) -> RuntimeError {
         use std::os::unix::ffi::OsStrExt;
         if let Err(e) = crate::sys::cloexec_from(3) {
             return e;
@@ -332,10 +337,19 @@ impl ProcessPlan {
         }
         let c = |s: &str| CString::new(s).unwrap_or_default();
         let path = CString::new(exe.as_os_str().as_bytes()).unwrap_or_default();
-        let args: Vec<CString> = self.args.iter().map(|a| c(a)).collect();
+        let mut args: Vec<CString> = self.args.iter().map(|a| c(a)).collect();
         let env: Vec<CString> = self.env.iter().map(|a| c(a)).collect();
         crate::sys::reset_signals();
-        let e = crate::sys::execve(&path, &args, &env);
+        let e = match self.entry {
+            crate::exeseal::Entry::Direct => crate::sys::execve(&path, &args, &env),
+            crate::exeseal::Entry::Trampoline(fd) => {
+                // The channel crosses the trampoline's own exec; it closes it before the
+                // program's.
+                crate::sys::clear_cloexec(ch.raw());
+                args.splice(0..0, [c(&ch.raw().to_string()), path]);
+                crate::sys::execveat_raw(fd, &args, &env)
+            }
+        };
         RuntimeError::Init(format!("exec {}: {e}", exe.display()))
     }
 }
