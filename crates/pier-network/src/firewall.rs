@@ -343,7 +343,8 @@ impl RuleSet {
 
     /// Applies the set through `backend`, atomically (a whole rewrite of pier's table or
     /// chains); with no network at all, removes pier's state instead. `hot`: on a container's
-    /// start or exit path (see [`RuleSet::apply`] for what it changes with nftables).
+    /// start or exit path (see [`RuleSet::apply`] and [`crate::iptables::apply`] for what it
+    /// changes).
     pub fn apply_with(&self, backend: Backend, hot: bool) -> Result<()> {
         self.validate()?;
         if self.networks.is_empty() {
@@ -351,7 +352,7 @@ impl RuleSet {
         }
         match backend {
             Backend::Nftables => self.apply(hot),
-            Backend::Iptables => crate::iptables::apply(self),
+            Backend::Iptables => crate::iptables::apply(self, hot),
         }
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! [`apply`] rewrites all of pier's chains in one `iptables-restore --noflush` transaction
 //! (declaring a chain flushes it; other chains are not read or written), then adds each jump
-//! that `iptables -C` does not find — so applying again, e.g. from a restarted pierd, leaves the
-//! same rules and one jump per built-in chain. [`remove`] deletes the jumps and the chains.
+//! that `iptables -C` does not find (on a container's start/exit path only the first time in the
+//! process) — so applying again, e.g. from a restarted pierd, leaves the same rules and one jump
+//! per built-in chain. [`remove`] deletes the jumps and the chains.
 //! Whatever flavour the `iptables` command is (legacy or nft) is used; `-w` waits for the
 //! xtables lock other tools may hold.
 //!
@@ -28,7 +29,7 @@ use crate::subnet::Ipv4Net;
 /// Longest chain name iptables accepts.
 const MAX_CHAIN: usize = 28;
 
-/// Prefixes whose jump rules this process has ensured since it last applied or removed them.
+/// Prefixes whose jump rules this process has checked since it last removed them.
 static JUMPS_DONE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 fn jumps_done(prefix: &str, done: Option<bool>) -> bool {
@@ -185,12 +186,15 @@ fn iptables(args: &[&str], stdin: Option<&str>) -> Result<std::result::Result<St
 }
 
 /// Rewrites pier's chains atomically and makes sure each built-in chain jumps to them once.
-pub fn apply(rs: &RuleSet) -> Result<()> {
+/// `hot` (a container's start or exit path): the jumps are only checked when this process has
+/// not checked them yet — five `iptables` runs saved; daemon startup and network create/remove
+/// check them every time (a host firewall reload that flushed a built-in chain is repaired then).
+pub fn apply(rs: &RuleSet, hot: bool) -> Result<()> {
     let script = render(rs)?;
     let prefix = chain_prefix(&rs.table)?;
     iptables(&["iptables-restore", "-w", "--noflush"], Some(&script))?
         .map_err(NetError::Iptables)?;
-    if jumps_done(&prefix, None) {
+    if hot && jumps_done(&prefix, None) {
         return Ok(());
     }
     for h in Hook::ALL {

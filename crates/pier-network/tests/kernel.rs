@@ -1095,9 +1095,17 @@ async fn iptables_backend_publishes_masquerades_and_isolates() {
         "hairpin: {buf:?}"
     );
 
+    // A host firewall reload that dropped pier's FORWARD jump: the next apply off the hot path
+    // puts it back (once).
+    let prefix = pier_network::iptables::chain_prefix(&table).unwrap();
+    let fwd = format!("{prefix}-FWD");
+    assert!(run(&["iptables", "-w", "-D", "FORWARD", "-j", &fwd])
+        .status
+        .success());
+    rs.apply_with(Backend::Iptables, false).unwrap();
+
     let lines = pier_network::iptables::list(&table).unwrap();
     let count = |pred: &dyn Fn(&str) -> bool| lines.iter().filter(|l| pred(l)).count();
-    let prefix = pier_network::iptables::chain_prefix(&table).unwrap();
     for (t, builtin, chain) in [
         ("raw", "PREROUTING", "GUARD"),
         ("nat", "PREROUTING", "PRE"),
