@@ -111,11 +111,16 @@ impl Backend {
     /// table: `<table>-probe` is created and deleted in one transaction, leaving nothing), else
     /// iptables when the `iptables` command runs; an error when neither does.
     pub fn detect(table: &str) -> Result<Backend> {
-        let nft_err = match crate::nft::probe(table) {
+        Self::pick(crate::nft::probe(table), crate::iptables::probe)
+    }
+
+    /// The choice from the probes' answers (iptables is only probed when nftables failed).
+    fn pick(nft: Result<()>, iptables: impl FnOnce() -> Result<()>) -> Result<Backend> {
+        let nft_err = match nft {
             Ok(()) => return Ok(Backend::Nftables),
             Err(e) => e,
         };
-        match crate::iptables::probe() {
+        match iptables() {
             Ok(()) => Ok(Backend::Iptables),
             Err(ipt_err) => Err(NetError::Firewall(format!(
                 "neither nftables ({nft_err}) nor iptables ({ipt_err}) is usable; \
@@ -409,6 +414,26 @@ mod tests {
         assert_eq!("iptables".parse::<Backend>().unwrap(), Backend::Iptables);
         assert_eq!(Backend::Iptables.to_string(), "iptables");
         assert!("ipfw".parse::<Backend>().is_err());
+    }
+
+    #[test]
+    fn nftables_first_then_iptables_then_a_clear_error() {
+        let unusable = |what: &str| Err(NetError::Nft(what.to_string()));
+        let b = Backend::pick(Ok(()), || panic!("iptables probed although nftables works"));
+        assert_eq!(b.unwrap(), Backend::Nftables);
+        let b = Backend::pick(unusable("Operation not supported"), || Ok(()));
+        assert_eq!(b.unwrap(), Backend::Iptables);
+        let e = Backend::pick(unusable("Operation not supported"), || {
+            Err(NetError::Iptables("command not found".into()))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("Operation not supported")
+                && e.contains("command not found")
+                && e.contains("--iptables=false"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1159,3 +1159,25 @@ async fn iptables_backend_publishes_masquerades_and_isolates() {
         .unwrap();
     assert!(pier_network::iptables::list(&table).unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn nftables_detection_and_an_empty_set_removing_the_table() {
+    let table = format!("pier-t{}l", std::process::id());
+    let _t = TableGuard(table.clone());
+    // nftables is installed here (scripts/deps): detected, and the probe leaves no table.
+    assert_eq!(Backend::detect(&table).unwrap(), Backend::Nftables);
+    assert!(list_table_json(&format!("{table}-probe"))
+        .unwrap()
+        .is_none());
+    assert!(list_table_json(&table).unwrap().is_none());
+    let mut rs = RuleSet::new(&table);
+    rs.networks
+        .push(NetworkRules::new(&format!("pt{}l", pid3()), subnet(0)));
+    rs.apply_with(Backend::Nftables, false).unwrap();
+    assert!(list_table_json(&table).unwrap().is_some());
+    // No network left: the table goes instead of staying empty.
+    RuleSet::new(&table)
+        .apply_with(Backend::Nftables, true)
+        .unwrap();
+    assert!(list_table_json(&table).unwrap().is_none());
+}
