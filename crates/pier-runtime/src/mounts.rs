@@ -156,16 +156,29 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
         })
         .collect();
     let mut links = 0;
+    // Components are looked up relative to the root's fd, so each lookup walks only the part
+    // inside the rootfs (not the host path of the rootfs again).
+    let root_fd = nix::fcntl::open(
+        root,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {}", root.display()))?;
     while let Some(c) = pending.pop_front() {
         if c == ".." {
             resolved.pop();
             continue;
         }
-        let mut candidate = root.to_path_buf();
+        let mut candidate = PathBuf::from(".");
         candidate.extend(&resolved);
         candidate.push(&c);
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(m) if m.file_type().is_symlink() => {
+        let stat = nix::sys::stat::fstatat(
+            &root_fd,
+            &candidate,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        );
+        match stat {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
                 links += 1;
                 if links > 255 {
                     return Err(RuntimeError::Other(format!(
@@ -173,8 +186,10 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
                         unsafe_path.display()
                     )));
                 }
-                let target = std::fs::read_link(&candidate)
-                    .ctx(|| format!("readlink {}", candidate.display()))?;
+                let target = PathBuf::from(
+                    nix::fcntl::readlinkat(&root_fd, &candidate)
+                        .ctx(|| format!("readlink {}", root.join(&candidate).display()))?,
+                );
                 if target.is_absolute() {
                     resolved.clear();
                 }

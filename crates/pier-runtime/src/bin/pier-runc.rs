@@ -54,6 +54,9 @@ struct CreateArgs {
 }
 
 #[derive(Subcommand, Debug)]
+// Each verb's arguments are built only when it is the one given (clap would build the whole
+// tree at every start).
+#[command(defer = true)]
 enum Cmd {
     /// Create a container (its init waits for `start`).
     Create(CreateArgs),
@@ -297,6 +300,7 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
                 systemd_cgroup: cli.systemd_cgroup,
                 subreaper: false,
                 stdio: None,
+                loaded: None,
             })?;
             Ok(0)
         }
@@ -681,8 +685,10 @@ fn run_container(
     systemd_cgroup: bool,
 ) -> Result<i32, RuntimeError> {
     let bundle = std::fs::canonicalize(&c.bundle).unwrap_or(c.bundle.clone());
-    let terminal = pier_runtime::spec::load_bundle(&bundle)
-        .ok()
+    // Loaded once, here: create takes it as is.
+    let loaded = pier_runtime::spec::load_bundle(&bundle).ok();
+    let terminal = loaded
+        .as_ref()
         .and_then(|ls| ls.spec.process().as_ref().and_then(|p| p.terminal()))
         .unwrap_or(false);
     let (console, local_tty) = if terminal && c.console_socket.is_none() && !detach {
@@ -705,8 +711,9 @@ fn run_container(
         systemd_cgroup,
         subreaper: !detach,
         stdio: None,
+        loaded,
     })?;
-    if let Err(e) = container::start(&root, &id) {
+    if let Err(e) = container::start_state(&root, &st) {
         let _ = container::delete(&root, &id, true);
         return Err(e);
     }
@@ -727,7 +734,7 @@ fn run_container(
     let code = container::wait_exit(st.pid)?;
     drain(proxy);
     if !keep {
-        container::delete(&root, &id, true)?;
+        container::delete_state(&root, &st, true)?;
     }
     Ok(code)
 }

@@ -278,40 +278,81 @@ impl V1Manager {
                 "device rules given but the devices cgroup controller is not mounted".into(),
             ));
         };
+        // One open of each file for the whole list: the kernel takes one rule per write().
+        let mut files = RuleFiles::new(dir);
         for r in rules {
-            write_device_rule(dir, r)?;
+            files.rule(r)?;
         }
         for d in devices {
             // FIFOs are not device nodes: the devices controller has no rule type for them.
             if d.typ() != oci_spec::runtime::LinuxDeviceType::P {
-                write_device_rule(dir, &LinuxDeviceCgroup::from(d))?;
+                files.rule(&LinuxDeviceCgroup::from(d))?;
             }
         }
         for r in super::DEFAULT_ALLOWED_DEVICES {
-            write(dir, "devices.allow", r)?;
+            files.write(true, r)?;
         }
         Ok(())
     }
 }
 
-fn write_device_rule(dir: &Path, r: &LinuxDeviceCgroup) -> Result<()> {
+/// `devices.allow` and `devices.deny` of one cgroup, each opened at its first rule.
+struct RuleFiles<'a> {
+    dir: &'a Path,
+    allow: Option<std::fs::File>,
+    deny: Option<std::fs::File>,
+}
+
+impl<'a> RuleFiles<'a> {
+    fn new(dir: &'a Path) -> Self {
+        RuleFiles {
+            dir,
+            allow: None,
+            deny: None,
+        }
+    }
+
+    fn rule(&mut self, r: &LinuxDeviceCgroup) -> Result<()> {
+        self.write(r.allow(), &device_rule(r))
+    }
+
+    fn write(&mut self, allow: bool, text: &str) -> Result<()> {
+        use std::io::Write;
+        let (slot, name) = if allow {
+            (&mut self.allow, "devices.allow")
+        } else {
+            (&mut self.deny, "devices.deny")
+        };
+        let p = self.dir.join(name);
+        let err = |e: std::io::Error| {
+            RuntimeError::Cgroup(format!("failed to write {text:?} to {}: {e}", p.display()))
+        };
+        if slot.is_none() {
+            *slot = Some(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .map_err(err)?,
+            );
+        }
+        let f = slot.as_mut().expect("opened above");
+        f.write_all(text.as_bytes()).map_err(err)
+    }
+}
+
+/// A rule as the devices controller reads it.
+fn device_rule(r: &LinuxDeviceCgroup) -> String {
     let mut rule = r.clone();
     if rule.access().as_deref().unwrap_or("").is_empty() {
         rule.set_access(Some("rwm".into()));
     }
-    let file = if r.allow() {
-        "devices.allow"
-    } else {
-        "devices.deny"
-    };
     // "a *:* rwm" is the whole-list form; the kernel wants plain "a" for it.
     let text = rule.to_string();
-    let text = if text.starts_with("a ") {
+    if text.starts_with("a ") {
         "a".to_string()
     } else {
         text
-    };
-    write(dir, file, &text)
+    }
 }
 
 impl CgroupManager for V1Manager {

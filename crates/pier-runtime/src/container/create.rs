@@ -32,6 +32,8 @@ pub struct CreateOptions {
     pub subreaper: bool,
     /// The init's stdin, stdout, stderr (default: the caller's own 0, 1, 2).
     pub stdio: Option<[OwnedFd; 3]>,
+    /// The bundle's config, when the caller has already loaded it ([`spec::load_bundle`]).
+    pub loaded: Option<LoadedSpec>,
 }
 
 /// Removes what a failed create left behind.
@@ -100,7 +102,10 @@ fn namespace_plan(ls: &LoadedSpec) -> Result<NamespacePlan> {
 /// Create a container; returns its saved state (status `created`).
 pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
     check_id(&opts.id)?;
-    let ls = spec::load_bundle(&opts.bundle)?;
+    let ls = match opts.loaded.take() {
+        Some(ls) => ls,
+        None => spec::load_bundle(&opts.bundle)?,
+    };
     let process = ls.spec.process().as_ref().expect("validated");
     if let Some(c) = process.capabilities() {
         let missing = crate::capabilities::unavailable(c);

@@ -19,11 +19,17 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
+    delete_state(root, &st, force)
+}
+
+/// [`delete`] of a container whose state the caller holds (`run`: the one `create` returned).
+pub fn delete_state(root: &Path, st: &ContainerState, force: bool) -> Result<()> {
+    let id = st.id.as_str();
     let status = st.status(root);
     let cg = crate::cgroups::manager(&st.cgroup);
     match status {
         Status::Stopped => {}
-        Status::Created => kill_init(&st),
+        Status::Created => kill_init(st),
         Status::Running | Status::Paused | Status::Creating => {
             if !force {
                 return Err(RuntimeError::Other(format!(
@@ -36,7 +42,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             if status == Status::Paused {
                 let _ = cg.thaw();
             }
-            kill_init(&st);
+            kill_init(st);
         }
     }
     cg.destroy()?;

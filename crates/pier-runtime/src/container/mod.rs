@@ -11,11 +11,11 @@ pub mod ops;
 pub mod start;
 
 pub use create::{create, CreateOptions};
-pub use delete::delete;
+pub use delete::{delete, delete_state};
 pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};
 pub use ops::{list, pause, ps_pids, resume, state, stats};
-pub use start::start;
+pub use start::{start, start_state};
 
 use crate::error::{Context, Result};
 

@@ -9,6 +9,13 @@ use std::path::Path;
 
 pub fn start(root: &Path, id: &str) -> Result<ContainerState> {
     let st = ContainerState::load(root, id)?;
+    start_state(root, &st)?;
+    Ok(st)
+}
+
+/// [`start`] of a container whose state the caller holds (`run`: the one `create` returned).
+pub fn start_state(root: &Path, st: &ContainerState) -> Result<()> {
+    let id = st.id.as_str();
     match st.status(root) {
         Status::Created => {}
         Status::Stopped => {
@@ -68,7 +75,7 @@ pub fn start(root: &Path, id: &str) -> Result<ContainerState> {
             return Err(e);
         }
     }
-    Ok(st)
+    Ok(())
 }
 
 use std::os::unix::fs::OpenOptionsExt;
