@@ -33,6 +33,10 @@ pub enum NetError {
     },
     #[error("nft: {0}")]
     Nft(String),
+    #[error("iptables: {0}")]
+    Iptables(String),
+    #[error("firewall: {0}")]
+    Firewall(String),
     #[error("dns: {0}")]
     Dns(String),
     #[error("{context}: {source}")]

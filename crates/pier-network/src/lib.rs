@@ -5,8 +5,10 @@
 //! - [`bridge`]: create/remove a host bridge with its gateway address (rtnetlink), IPv4 forwarding.
 //! - [`ipam`]: address allocation inside a subnet; serializable records for pierd's store.
 //! - [`endpoint`]: a veth pair per container, `eth0` + address + default route inside the netns.
-//! - [`nft`]: pier's own nftables table generated from a declarative [`nft::RuleSet`] (masquerade,
-//!   published ports, isolation), applied atomically.
+//! - [`firewall`]: the packet filter described once from a declarative [`firewall::RuleSet`]
+//!   (masquerade, published ports, isolation) and the backend choice ([`firewall::Backend`]),
+//!   rendered by [`nft`] (pier's own nftables table) or [`iptables`] (pier's own chains, where
+//!   nftables is not usable), each applied atomically.
 //! - [`ports`]: host port availability checks with docker's error text.
 //! - [`dns`]: the embedded DNS server docker answers at 127.0.0.11 inside containers.
 //!
@@ -17,7 +19,9 @@ pub mod bridge;
 pub mod dns;
 pub mod endpoint;
 pub mod error;
+pub mod firewall;
 pub mod ipam;
+pub mod iptables;
 mod libnft;
 pub mod netns;
 pub mod nft;

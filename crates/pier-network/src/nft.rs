@@ -1,5 +1,6 @@
 //! pier's nftables table. One table per daemon (family `ip`, name chosen by pierd, e.g.
-//! `pier-<suffix>`), generated in full from a declarative [`RuleSet`] and applied as ONE nft
+//! `pier-<suffix>`), rendered in full from the rule description of [`crate::firewall`] (each
+//! [`crate::firewall::Hook`] a chain of the table) and applied as ONE nft
 //! transaction (in-process through libnftables when installed, else `nft -f -`) that creates, deletes and re-creates the table: the kernel swaps old for new
 //! atomically, there is never a moment without rules, and a restarted pierd reconciles by simply
 //! regenerating the set from the containers it finds (re-applying is idempotent, nothing duplicates).
@@ -21,124 +22,88 @@
 //!   traffic into or out of an internal network's bridge except within it; into other bridges only
 //!   replies and DNAT-ed (published) connections — no direct routing to container addresses.
 
+use crate::error::{NetError, Result};
+use crate::firewall::{valid_name, Hook, Match, Rule, Verdict};
+pub use crate::firewall::{NetworkRules, PortMapping, Proto, RuleSet};
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
 
-use serde::{Deserialize, Serialize};
-
-use crate::error::{io_err, NetError, Result};
-use crate::subnet::Ipv4Net;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
-impl Proto {
-    pub fn as_str(&self) -> &'static str {
+impl Hook {
+    fn nft_name(&self) -> &'static str {
         match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
+            Hook::Guard => "guard",
+            Hook::Prerouting => "prerouting",
+            Hook::Output => "output",
+            Hook::Published => "published",
+            Hook::Postrouting => "postrouting",
+            Hook::Forward => "forward",
+        }
+    }
+
+    /// The base chain's declaration (`None` for a regular chain).
+    fn nft_base(&self) -> Option<&'static str> {
+        match self {
+            Hook::Guard => Some("type filter hook prerouting priority -300; policy accept;"),
+            Hook::Prerouting => Some("type nat hook prerouting priority -100; policy accept;"),
+            Hook::Output => Some("type nat hook output priority -100; policy accept;"),
+            Hook::Published => None,
+            Hook::Postrouting => Some("type nat hook postrouting priority 100; policy accept;"),
+            Hook::Forward => Some("type filter hook forward priority 0; policy accept;"),
         }
     }
 }
 
-impl std::str::FromStr for Proto {
-    type Err = NetError;
-    fn from_str(s: &str) -> Result<Proto> {
-        match s {
-            "tcp" => Ok(Proto::Tcp),
-            "udp" => Ok(Proto::Udp),
-            _ => Err(NetError::Nft(format!(
-                "unsupported protocol {s:?} (tcp or udp)"
-            ))),
-        }
+fn nft_addr(net: &crate::Ipv4Net) -> String {
+    if net.prefix == 32 {
+        net.addr.to_string()
+    } else {
+        format!("{}/{}", net.network(), net.prefix)
     }
 }
 
-/// One bridge network as the packet filter sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkRules {
-    pub bridge: String,
-    pub subnet: Ipv4Net,
-    /// `--internal`: no traffic in or out of the bridge except between its own endpoints.
-    pub internal: bool,
-    /// `com.docker.network.bridge.enable_ip_masquerade` (default true).
-    pub masquerade: bool,
-}
-
-impl NetworkRules {
-    pub fn new(bridge: &str, subnet: Ipv4Net) -> Self {
-        NetworkRules {
-            bridge: bridge.to_string(),
-            subnet: subnet.trunc(),
-            internal: false,
-            masquerade: true,
-        }
+/// One rule in nft syntax (without indentation).
+fn nft_rule(r: &Rule) -> String {
+    let mut s = String::new();
+    for m in &r.matches {
+        let _ = match m {
+            Match::Iif(true, b) => write!(s, "iifname \"{b}\" "),
+            Match::Iif(false, b) => write!(s, "iifname != \"{b}\" "),
+            Match::Oif(true, b) => write!(s, "oifname \"{b}\" "),
+            Match::Oif(false, b) => write!(s, "oifname != \"{b}\" "),
+            Match::OifAny(bs) => {
+                let set: Vec<String> = bs.iter().map(|b| format!("\"{b}\"")).collect();
+                write!(s, "oifname {{ {} }} ", set.join(", "))
+            }
+            Match::Saddr(n) => write!(s, "ip saddr {} ", nft_addr(n)),
+            Match::Daddr(n) => write!(s, "ip daddr {} ", nft_addr(n)),
+            Match::LocalDst => write!(s, "fib daddr type local "),
+            Match::Dport(p, port) => write!(s, "{} dport {port} ", p.as_str()),
+            Match::CtEstablished => write!(s, "ct state established,related "),
+            Match::CtDnat => write!(s, "ct status dnat "),
+        };
     }
+    let _ = match &r.verdict {
+        Verdict::Drop => write!(s, "drop"),
+        Verdict::Accept => write!(s, "accept"),
+        Verdict::Masquerade => write!(s, "masquerade"),
+        Verdict::Dnat(ip, port) => write!(s, "dnat to {ip}:{port}"),
+        Verdict::Jump(h) => write!(s, "jump {}", h.nft_name()),
+    };
+    s
 }
 
-/// One published port (`-p host_ip:host_port:container_port/proto`); ranges are expanded by the
-/// caller into one mapping per port. `host_ip` 0.0.0.0 means every local address.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortMapping {
-    pub host_ip: Ipv4Addr,
-    pub host_port: u16,
-    pub container_ip: Ipv4Addr,
-    pub container_port: u16,
-    pub proto: Proto,
-}
-
-/// The whole table, declaratively.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleSet {
-    pub table: String,
-    pub networks: Vec<NetworkRules>,
-    pub ports: Vec<PortMapping>,
-}
-
-fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn valid_ifname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 15
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+/// Checks that nftables is usable: creates and deletes a table `<table>-probe` in one
+/// transaction, which leaves nothing (and never touches `table` itself, whose rules may be
+/// serving published ports right now).
+pub(crate) fn probe(table: &str) -> Result<()> {
+    let probe = format!("{table}-probe");
+    if !valid_name(&probe) {
+        return Err(NetError::Nft(format!("invalid table name {table:?}")));
+    }
+    let script = format!("add table ip {probe}\ndelete table ip {probe}\n");
+    run_script(&script, false)
 }
 
 impl RuleSet {
-    pub fn new(table: &str) -> Self {
-        RuleSet {
-            table: table.to_string(),
-            ..Default::default()
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        if !valid_name(&self.table) {
-            return Err(NetError::Nft(format!(
-                "invalid table name {:?}",
-                self.table
-            )));
-        }
-        for n in &self.networks {
-            if !valid_ifname(&n.bridge) {
-                return Err(NetError::Nft(format!("invalid bridge name {:?}", n.bridge)));
-            }
-        }
-        Ok(())
-    }
-
     /// The nft script: one transaction that replaces the table wholesale.
     pub fn render(&self) -> Result<String> {
         self.validate()?;
@@ -146,84 +111,17 @@ impl RuleSet {
         let mut s = String::new();
         // `add` then `delete` makes the delete succeed whether or not the table existed.
         let _ = writeln!(s, "add table ip {t}\ndelete table ip {t}\ntable ip {t} {{");
-        // route_localnet on a bridge would also let a container send to the host's 127.0.0.0/8
-        // services through its gateway (CVE-2020-8558 in kube-proxy); drop that before routing.
-        s.push_str(
-            "\tchain guard {\n\t\ttype filter hook prerouting priority -300; policy accept;\n",
-        );
-        for n in &self.networks {
-            let _ = writeln!(s, "\t\tiifname \"{}\" ip daddr 127.0.0.0/8 drop", n.bridge);
-        }
-        s.push_str("\t}\n");
-        s.push_str(
-            "\tchain prerouting {\n\t\ttype nat hook prerouting priority -100; policy accept;\n",
-        );
-        s.push_str("\t\tfib daddr type local jump published\n\t}\n");
-        s.push_str("\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n");
-        s.push_str("\t\tfib daddr type local jump published\n\t}\n");
-        s.push_str("\tchain published {\n");
-        let mut ports = self.ports.clone();
-        ports.sort_by_key(|p| (p.proto, p.host_port, p.host_ip));
-        for p in &ports {
-            s.push_str("\t\t");
-            if !p.host_ip.is_unspecified() {
-                let _ = write!(s, "ip daddr {} ", p.host_ip);
+        for (hook, rules) in self.chains() {
+            let _ = writeln!(s, "\tchain {} {{", hook.nft_name());
+            if let Some(base) = hook.nft_base() {
+                let _ = writeln!(s, "\t\t{base}");
             }
-            let _ = writeln!(
-                s,
-                "{} dport {} dnat to {}:{}",
-                p.proto.as_str(),
-                p.host_port,
-                p.container_ip,
-                p.container_port
-            );
-        }
-        s.push_str("\t}\n");
-        s.push_str(
-            "\tchain postrouting {\n\t\ttype nat hook postrouting priority 100; policy accept;\n",
-        );
-        for n in &self.networks {
-            let (b, sub) = (&n.bridge, n.subnet.trunc());
-            let _ = writeln!(s, "\t\toifname \"{b}\" ip saddr 127.0.0.0/8 masquerade");
-            let _ = writeln!(
-                s,
-                "\t\toifname \"{b}\" ip saddr {sub} ct status dnat masquerade"
-            );
-            if n.masquerade && !n.internal {
-                let _ = writeln!(s, "\t\tip saddr {sub} oifname != \"{b}\" masquerade");
+            for r in &rules {
+                let _ = writeln!(s, "\t\t{}", nft_rule(r));
             }
+            s.push_str("\t}\n");
         }
-        s.push_str("\t}\n");
-        s.push_str("\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n");
-        for n in &self.networks {
-            let b = &n.bridge;
-            if n.internal {
-                let _ = writeln!(s, "\t\tiifname \"{b}\" oifname != \"{b}\" drop");
-                let _ = writeln!(s, "\t\toifname \"{b}\" iifname != \"{b}\" drop");
-            }
-            let others: Vec<String> = self
-                .networks
-                .iter()
-                .filter(|o| o.bridge != *b)
-                .map(|o| format!("\"{}\"", o.bridge))
-                .collect();
-            if !others.is_empty() {
-                let _ = writeln!(
-                    s,
-                    "\t\tiifname \"{b}\" oifname {{ {} }} drop",
-                    others.join(", ")
-                );
-            }
-        }
-        // Into a bridge from elsewhere only replies and published (DNAT-ed) ports: no direct
-        // routing to container addresses from other hosts.
-        for n in self.networks.iter().filter(|n| !n.internal) {
-            let b = &n.bridge;
-            let _ = writeln!(s, "\t\toifname \"{b}\" ct state established,related accept");
-            let _ = writeln!(s, "\t\toifname \"{b}\" ct status dnat accept");
-            let _ = writeln!(s, "\t\toifname \"{b}\" iifname != \"{b}\" drop");
-        }
-        s.push_str("\t}\n}\n");
+        s.push_str("}\n");
         Ok(s)
     }
 
@@ -235,48 +133,29 @@ impl RuleSet {
     /// library is loaded already — so an idle daemon that never published a port does not carry
     /// libnftables and its libraries (~1.5 MiB resident). Either falls back to the other.
     pub fn apply(&self, hot: bool) -> Result<()> {
-        let script = self.render()?;
-        if hot || crate::libnft::loaded() {
-            if let Some(r) = crate::libnft::run(&script) {
-                return r;
-            }
-            return run_nft(&["-f", "-"], Some(&script)).map(|_| ());
+        run_script(&self.render()?, hot)
+    }
+}
+
+/// Runs an nft script: in-process when `hot` or libnftables is loaded already, else through
+/// the `nft` binary; either falls back to the other.
+fn run_script(script: &str, hot: bool) -> Result<()> {
+    if hot || crate::libnft::loaded() {
+        if let Some(r) = crate::libnft::run(script) {
+            return r;
         }
-        match run_nft(&["-f", "-"], Some(&script)) {
-            Err(NetError::Io { context, source })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                crate::libnft::run(&script).unwrap_or(Err(NetError::Io { context, source }))
-            }
-            r => r.map(|_| ()),
+        return run_nft(&["-f", "-"], Some(script)).map(|_| ());
+    }
+    match run_nft(&["-f", "-"], Some(script)) {
+        Err(NetError::Io { context, source }) if source.kind() == std::io::ErrorKind::NotFound => {
+            crate::libnft::run(script).unwrap_or(Err(NetError::Io { context, source }))
         }
+        r => r.map(|_| ()),
     }
 }
 
 fn run_nft(args: &[&str], stdin: Option<&str>) -> Result<String> {
-    let mut child = Command::new("nft")
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io_err("spawn nft"))?;
-    if let Some(input) = stdin {
-        let mut w = child.stdin.take().expect("piped stdin");
-        w.write_all(input.as_bytes())
-            .map_err(io_err("write to nft"))?;
-    }
-    let out = child.wait_with_output().map_err(io_err("wait for nft"))?;
-    if !out.status.success() {
-        return Err(NetError::Nft(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::firewall::run_tool("nft", args, stdin).and_then(|r| r.map_err(NetError::Nft))
 }
 
 /// Deletes pier's table. Returns false when it did not exist.
@@ -308,6 +187,7 @@ pub fn list_table_json(table: &str) -> Result<Option<serde_json::Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn renders_isolation_masquerade_and_dnat() {

@@ -1,5 +1,5 @@
 //! Real-kernel tests (root). Every test owns its bridge(s) (`pt<pid%1000><n>`), a /24 carved from
-//! 10.213.0.0/16, its netns (`ip netns add`) and its nft table; Drop guards remove them even when an
+//! 10.213.0.0/16, its netns (`ip netns add`) and its nft table or iptables chains (`PIER-t<pid><n>-*`); Drop guards remove them even when an
 //! assertion fails. Only loopback and the tests' own namespace addresses are ever contacted.
 
 use std::io::{Read, Write};
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pier_network::dns::{listen_in_netns, DnsTable, Resolver, EMBEDDED_DNS};
+use pier_network::firewall::Backend;
 use pier_network::nft::{list_table_json, remove_table, NetworkRules, PortMapping, Proto, RuleSet};
 use pier_network::{
     attach, detach, set_route_localnet, setup_loopback, AttachRequest, Bridge, Ipam, Ipv4Net, Netns,
@@ -20,8 +21,8 @@ fn pid3() -> u32 {
 
 /// A /24 per (process, test number) inside 10.213.0.0/16.
 fn subnet(n: u32) -> Ipv4Net {
-    assert!(n < 10);
-    let third = (std::process::id() % 25) * 10 + n + 1;
+    assert!(n < 12);
+    let third = (std::process::id() % 20) * 12 + n + 1;
     format!("10.213.{third}.0/24").parse().unwrap()
 }
 
@@ -71,6 +72,14 @@ struct TableGuard(String);
 impl Drop for TableGuard {
     fn drop(&mut self) {
         let _ = remove_table(&self.0);
+    }
+}
+
+/// Removes pier's iptables chains named after a test's state name.
+struct ChainsGuard(String);
+impl Drop for ChainsGuard {
+    fn drop(&mut self) {
+        let _ = pier_network::iptables::remove(&self.0);
     }
 }
 
@@ -991,4 +1000,184 @@ async fn outside_hosts_reach_published_ports_but_not_container_addresses() {
         Some("hi\n"),
         "published port from outside: {published:?}"
     );
+}
+
+/// A greeting server inside `ns` on `port`: each connection gets "hello from pier, you are
+/// <peer address>".
+fn greeter(ns: &NetnsGuard, port: u16) {
+    let listener = ns
+        .netns()
+        .bind_tcp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
+        .unwrap();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let peer = s
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            let _ = s.write_all(format!("hello from pier, you are {peer}\n").as_bytes());
+        }
+    });
+}
+
+fn greeting(addr: SocketAddr) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    Ok(buf)
+}
+
+#[tokio::test]
+async fn iptables_backend_publishes_masquerades_and_isolates() {
+    if Command::new("iptables").arg("--version").output().is_err() {
+        eprintln!("skipped: no iptables command on this host (scripts/deps installs it)");
+        return;
+    }
+    let (bra, brb) = (format!("pt{}ka", pid3()), format!("pt{}kb", pid3()));
+    let table = format!("pier-t{}k", std::process::id());
+    let _g = (LinkGuard(bra.clone()), LinkGuard(brb.clone()));
+    let _c = ChainsGuard(table.clone());
+    let (sa, sb) = (subnet(10), subnet(11));
+    let (nsa, nsb) = (
+        NetnsGuard::new(format!("pn{}ka", std::process::id())),
+        NetnsGuard::new(format!("pn{}kb", std::process::id())),
+    );
+    let mut eps = Vec::new();
+    for (br, sub, ns) in [(&bra, sa, &nsa), (&brb, sb, &nsb)] {
+        let gw = sub.first_host();
+        Bridge::ensure(br, Ipv4Net::new(gw, 24).unwrap(), 1500)
+            .await
+            .unwrap();
+        set_route_localnet(br, true).unwrap();
+        let ip = Ipv4Addr::from(u32::from(gw) + 1);
+        let ep = attach(&AttachRequest::new(ns.netns(), br, ip, 24, Some(gw)))
+            .await
+            .unwrap();
+        eps.push((LinkGuard(ep.host_ifname.clone()), ip));
+    }
+    let (ipa, ipb) = (eps[0].1, eps[1].1);
+    greeter(&nsa, 8080);
+    let host_port =
+        pier_network::ports::pick_host_port(Ipv4Addr::UNSPECIFIED, Proto::Tcp, &[]).unwrap();
+    let mut rs = RuleSet::new(&table);
+    rs.networks.push(NetworkRules::new(&bra, sa));
+    rs.networks.push(NetworkRules::new(&brb, sb));
+    rs.ports.push(PortMapping {
+        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_port,
+        container_ip: ipa,
+        container_port: 8080,
+        proto: Proto::Tcp,
+    });
+    // Applied twice (a restarted pierd): the same chains, one jump per built-in chain.
+    rs.apply_with(Backend::Iptables, true).unwrap();
+    rs.apply_with(Backend::Iptables, false).unwrap();
+
+    // From the host's 127.0.0.1 (DNAT in nat OUTPUT, route_localnet, 127/8 masquerade) and
+    // from the container itself through its gateway (DNAT in nat PREROUTING, hairpin
+    // masquerade of DNAT-ed traffic re-entering the bridge).
+    let gwa = sa.first_host();
+    let buf = greeting(SocketAddr::from((Ipv4Addr::LOCALHOST, host_port))).unwrap();
+    assert!(
+        buf.starts_with("hello from pier") && buf.contains(&format!("you are {gwa}")),
+        "{buf:?}"
+    );
+    let buf = nsa
+        .netns()
+        .run(move || {
+            greeting(SocketAddr::from((gwa, host_port)))
+                .map_err(|e| pier_network::NetError::Dns(e.to_string()))
+        })
+        .unwrap();
+    assert!(
+        buf.starts_with("hello from pier") && buf.contains(&format!("you are {gwa}")),
+        "hairpin: {buf:?}"
+    );
+
+    // A host firewall reload that dropped pier's FORWARD jump: the next apply off the hot path
+    // puts it back (once).
+    let prefix = pier_network::iptables::chain_prefix(&table).unwrap();
+    let fwd = format!("{prefix}-FWD");
+    assert!(run(&["iptables", "-w", "-D", "FORWARD", "-j", &fwd])
+        .status
+        .success());
+    rs.apply_with(Backend::Iptables, false).unwrap();
+
+    let lines = pier_network::iptables::list(&table).unwrap();
+    let count = |pred: &dyn Fn(&str) -> bool| lines.iter().filter(|l| pred(l)).count();
+    for (t, builtin, chain) in [
+        ("raw", "PREROUTING", "GUARD"),
+        ("nat", "PREROUTING", "PRE"),
+        ("nat", "OUTPUT", "OUT"),
+        ("nat", "POSTROUTING", "POST"),
+        ("filter", "FORWARD", "FWD"),
+    ] {
+        let jump = format!("{t} -A {builtin} -j {prefix}-{chain}");
+        assert_eq!(count(&|l| l == jump), 1, "{jump}: {lines:#?}");
+    }
+    assert_eq!(
+        count(&|l| l.contains(&format!(
+            "--dport {host_port} -j DNAT --to-destination {ipa}:8080"
+        ))),
+        1,
+        "{lines:#?}"
+    );
+    for sub in [sa, sb] {
+        assert_eq!(
+            count(&|l| l.contains(&format!("-s {sub} ! -o")) && l.ends_with("-j MASQUERADE")),
+            1,
+            "outbound masquerade of {sub}: {lines:#?}"
+        );
+    }
+    let tables = String::from_utf8(run(&["nft", "list", "tables"]).stdout).unwrap_or_default();
+    assert!(!tables.contains(&format!("table ip {table}\n")), "{tables}");
+
+    // Isolation: a → b is dropped between pier bridges; the own gateway still answers.
+    if pier_network::ip_forward_enabled().unwrap() {
+        assert!(
+            !ping(&nsa, ipb),
+            "a → b must be dropped between pier bridges"
+        );
+        assert!(
+            !ping(&nsb, ipa),
+            "b → a must be dropped between pier bridges"
+        );
+    }
+    assert!(ping(&nsa, sa.first_host()), "own gateway reachable");
+
+    assert!(pier_network::firewall::remove(Backend::Iptables, &table).unwrap());
+    let left = pier_network::iptables::list(&table).unwrap();
+    assert!(left.is_empty(), "{left:#?}");
+    assert!(!pier_network::firewall::remove(Backend::Iptables, &table).unwrap());
+    assert!(greeting(SocketAddr::from((Ipv4Addr::LOCALHOST, host_port))).is_err());
+    // An empty set removes instead of creating.
+    rs.apply_with(Backend::Iptables, false).unwrap();
+    assert!(!pier_network::iptables::list(&table).unwrap().is_empty());
+    RuleSet::new(&table)
+        .apply_with(Backend::Iptables, false)
+        .unwrap();
+    assert!(pier_network::iptables::list(&table).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn nftables_detection_and_an_empty_set_removing_the_table() {
+    let table = format!("pier-t{}l", std::process::id());
+    let _t = TableGuard(table.clone());
+    // nftables is installed here (scripts/deps): detected, and the probe leaves no table.
+    assert_eq!(Backend::detect(&table).unwrap(), Backend::Nftables);
+    assert!(list_table_json(&format!("{table}-probe"))
+        .unwrap()
+        .is_none());
+    assert!(list_table_json(&table).unwrap().is_none());
+    let mut rs = RuleSet::new(&table);
+    rs.networks
+        .push(NetworkRules::new(&format!("pt{}l", pid3()), subnet(0)));
+    rs.apply_with(Backend::Nftables, false).unwrap();
+    assert!(list_table_json(&table).unwrap().is_some());
+    // No network left: the table goes instead of staying empty.
+    RuleSet::new(&table)
+        .apply_with(Backend::Nftables, true)
+        .unwrap();
+    assert!(list_table_json(&table).unwrap().is_none());
 }

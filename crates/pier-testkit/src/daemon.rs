@@ -9,8 +9,9 @@
 //!
 //! Networking: every daemon gets its own default bridge (`pk<slot>`), bridge subnet
 //! (10.216-219.x.0/24) and address pool for user networks (10.220-223.x.0/24 in /28s), the slot
-//! being unique per process and per live daemon; on drop its nft table (`pier-<bridge>`) and
-//! every bridge holding an address of its ranges (with their veths) are deleted.
+//! being unique per process and per live daemon; on drop its nft table (`pier-<bridge>`), its
+//! iptables chains (`PIER-<bridge>-*`, and the jumps into them) when it used iptables, and every
+//! bridge holding an address of its ranges (with their veths) are deleted.
 
 use std::fs;
 use std::io;
@@ -238,17 +239,34 @@ impl Daemon {
             self.net_slot % 256
         )
     }
-    /// pierd's nft table (family ip).
+    /// pierd's nft table (family ip); also the name its iptables chains derive from.
     pub fn nft_table(&self) -> String {
         format!("pier-{}", self.bridge())
     }
-    /// Deletes the daemon's nft table and its bridges (any bridge with an address in its
-    /// ranges) with their veths. Idempotent.
+    /// pierd's iptables chains (`PIER-<bridge>-GUARD`, `-PRE`, …) with their iptables table.
+    pub fn iptables_chains(&self) -> Vec<(&'static str, String)> {
+        pier_network::iptables::chain_names(&self.nft_table()).unwrap_or_default()
+    }
+    /// The packet filter pierd chose, as it records it in its exec root ("nftables" or
+    /// "iptables"; `None` before it chose one or with `--iptables=false`).
+    pub fn firewall_backend(&self) -> Option<String> {
+        fs::read_to_string(self.exec_root().join("firewall-backend"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+    /// Deletes the daemon's nft table, its iptables chains and the jumps into them (when it
+    /// used iptables; only chains named after its own bridge) and its bridges (any bridge with
+    /// an address in its ranges) with their veths. Idempotent.
     pub fn remove_network_state(&self) {
         let _ = Command::new("nft")
             .args(["delete", "table", "ip", &self.nft_table()])
             .stderr(Stdio::null())
             .status();
+        if self.firewall_backend().as_deref() == Some("iptables") {
+            if let Err(e) = pier_network::iptables::remove(&self.nft_table()) {
+                eprintln!("pier-testkit: iptables chains of {}: {e}", self.bridge());
+            }
+        }
         let prefixes = [
             self.bridge_subnet_prefix(),
             format!("10.{}.{}.", 220 + self.net_slot / 256, self.net_slot % 256),
@@ -342,6 +360,11 @@ impl Daemon {
     pub fn restart(&mut self) {
         self.stop(Duration::from_secs(10));
         self.spawn();
+    }
+
+    /// The options of the next start (e.g. another flag for [`Daemon::start_again`]).
+    pub fn opts_mut(&mut self) -> &mut DaemonOpts {
+        &mut self.opts
     }
 
     /// Start again after [`Daemon::kill9`] or [`Daemon::stop`].

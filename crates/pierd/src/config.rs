@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use pier_network::firewall::Backend;
+
 use crate::engine::{OciRuntime, BUILTIN_RUNTIMES};
 
 pub const DEFAULT_HOST: &str = "unix:///run/pier/pier.sock";
@@ -63,9 +65,12 @@ pub struct Flags {
     /// Pool of subnets for networks: base=10.10.0.0/16,size=24 (repeatable)
     #[arg(long = "default-address-pool", value_name = "POOL")]
     pub default_address_pools: Vec<String>,
-    /// Program nftables rules (NAT, published ports, isolation)
+    /// Program packet filter rules (NAT, published ports, isolation)
     #[arg(long = "iptables", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub iptables: Option<bool>,
+    /// Packet filter to program: nftables or iptables (default: nftables when usable, else iptables)
+    #[arg(long = "firewall-backend", value_name = "BACKEND")]
+    pub firewall_backend: Option<String>,
     /// Enable net.ipv4.ip_forward
     #[arg(long = "ip-forward", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub ip_forward: Option<bool>,
@@ -86,6 +91,8 @@ pub struct NetConfig {
     /// (base CIDR, size) pairs; empty means docker's defaults.
     pub pools: Vec<(String, u8)>,
     pub iptables: bool,
+    /// `--firewall-backend`; `None`: nftables when usable, else iptables.
+    pub firewall_backend: Option<Backend>,
     pub ip_forward: bool,
     pub mtu: u32,
     pub userland_proxy: bool,
@@ -98,6 +105,7 @@ impl Default for NetConfig {
             bip: None,
             pools: Vec::new(),
             iptables: true,
+            firewall_backend: None,
             ip_forward: true,
             mtu: 1500,
             userland_proxy: true,
@@ -149,6 +157,8 @@ pub enum ConfigError {
     Runtime(String),
     #[error("invalid default address pool {0:?}: use base=<cidr>,size=<prefix length>")]
     Pool(String),
+    #[error("invalid firewall-backend {0:?}: use iptables or nftables")]
+    FirewallBackend(String),
 }
 
 /// Keys of the config file pier understands.
@@ -165,6 +175,7 @@ const KNOWN_KEYS: &[&str] = &[
     "bip",
     "default-address-pools",
     "iptables",
+    "firewall-backend",
     "ip-forward",
     "mtu",
     "userland-proxy",
@@ -200,6 +211,7 @@ struct FileConfig {
     bip: Option<String>,
     default_address_pools: Option<Vec<FilePool>>,
     iptables: Option<bool>,
+    firewall_backend: Option<String>,
     ip_forward: Option<bool>,
     mtu: Option<u32>,
     userland_proxy: Option<bool>,
@@ -313,6 +325,11 @@ impl DaemonConfig {
                     flags.iptables.is_some(),
                 );
                 conflict(
+                    "firewall-backend",
+                    format!("{:?}", flags.firewall_backend),
+                    flags.firewall_backend.is_some(),
+                );
+                conflict(
                     "ip-forward",
                     format!("{:?}", flags.ip_forward),
                     flags.ip_forward.is_some(),
@@ -400,11 +417,19 @@ impl DaemonConfig {
                 .collect::<Result<Vec<_>, _>>()?
         };
         let d = NetConfig::default();
+        let firewall_backend = match flags.firewall_backend.clone().or(file.firewall_backend) {
+            None => None,
+            Some(b) => Some(
+                b.parse::<Backend>()
+                    .map_err(|_| ConfigError::FirewallBackend(b))?,
+            ),
+        };
         let net = NetConfig {
             bridge: flags.bridge.clone().or(file.bridge).unwrap_or(d.bridge),
             bip: flags.bip.clone().or(file.bip),
             pools,
             iptables: flags.iptables.or(file.iptables).unwrap_or(d.iptables),
+            firewall_backend,
             ip_forward: flags.ip_forward.or(file.ip_forward).unwrap_or(d.ip_forward),
             mtu: flags.mtu.or(file.mtu).unwrap_or(d.mtu),
             userland_proxy: flags
@@ -568,6 +593,29 @@ mod tests {
             &flags(&["--bridge", "a"]),
             Some(r#"{"bridge": "b"}"#),
             Path::new("/x")
+        )
+        .is_err());
+        let backend = |f: &[&str], file: Option<&str>| {
+            DaemonConfig::merge(&flags(f), file, Path::new("/x")).map(|c| c.net.firewall_backend)
+        };
+        assert_eq!(backend(&[], None).unwrap(), None);
+        assert_eq!(
+            backend(&["--firewall-backend", "iptables"], None).unwrap(),
+            Some(Backend::Iptables)
+        );
+        assert_eq!(
+            backend(&[], Some(r#"{"firewall-backend": "nftables"}"#)).unwrap(),
+            Some(Backend::Nftables)
+        );
+        assert_eq!(
+            backend(&["--firewall-backend", "ipfw"], None)
+                .unwrap_err()
+                .to_string(),
+            "invalid firewall-backend \"ipfw\": use iptables or nftables"
+        );
+        assert!(backend(
+            &["--firewall-backend", "iptables"],
+            Some(r#"{"firewall-backend": "iptables"}"#)
         )
         .is_err());
         assert!(parse_pool("base=10.0.0.0/8").is_err());

@@ -190,6 +190,7 @@ fn net_options(c: &config::NetConfig) -> anyhow::Result<engine::networks::NetOpt
         bip,
         pools,
         iptables: c.iptables,
+        firewall: c.firewall_backend,
         ip_forward: c.ip_forward,
         mtu: c.mtu,
     })

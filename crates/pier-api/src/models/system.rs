@@ -160,8 +160,26 @@ pub struct SystemInfo {
     pub security_options: Vec<String>,
     #[serde(rename = "CDISpecDirs")]
     pub cdi_spec_dirs: Vec<String>,
+    /// The packet filter the daemon programs; absent when it programs none (`--iptables=false`).
+    #[serde(
+        rename = "FirewallBackend",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub firewall_backend: Option<FirewallInfo>,
     #[serde(rename = "Warnings")]
     pub warnings: Option<Vec<String>>,
+}
+
+/// `FirewallBackend` of `GET /info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirewallInfo {
+    /// "nftables" or "iptables".
+    #[serde(rename = "Driver")]
+    pub driver: String,
+    /// Label/value pairs about the backend.
+    #[serde(rename = "Info", default, skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<[String; 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

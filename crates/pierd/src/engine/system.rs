@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use pier_api::models::system::{
-    Commit, ComponentVersion, IndexInfo, PlatformName, PluginsInfo, RegistryConfig, RuntimeInfo,
-    SwarmInfo, SystemInfo, SystemVersion,
+    Commit, ComponentVersion, FirewallInfo, IndexInfo, PlatformName, PluginsInfo, RegistryConfig,
+    RuntimeInfo, SwarmInfo, SystemInfo, SystemVersion,
 };
 use pier_api::{API_VERSION, MIN_API_VERSION};
 
@@ -150,6 +150,10 @@ impl Engine {
             init_commit: Commit::default(),
             security_options: vec!["name=seccomp,profile=builtin".into()],
             cdi_spec_dirs: Vec::new(),
+            firewall_backend: self.networks.backend().map(|b| FirewallInfo {
+                driver: b.as_str().into(),
+                info: Vec::new(),
+            }),
             warnings: None,
         })
     }

@@ -834,7 +834,7 @@ impl Engine {
             let cid = cid.to_string();
             tokio::spawn(async move {
                 if let Err(err) = e.apply_rules(true).await {
-                    tracing::warn!(%cid, error = %err, "nft rules not updated");
+                    tracing::warn!(%cid, error = %err, "packet filter rules not updated");
                 }
             });
         }

@@ -2,15 +2,17 @@
 //! records and the endpoint rows in the store (an endpoint is one container's attachment to one
 //! network; while the container runs it holds the allocated address, MAC, host veth and
 //! published ports, so the store's endpoint rows are the IPAM allocations), the host bridges,
-//! pier's nftables table (regenerated whole from the records, atomically, whenever a network or a
-//! published port changes) and the embedded DNS listeners of containers on user networks.
+//! pier's packet filter — its nftables table, or its iptables chains where nftables is not usable
+//! or `--firewall-backend iptables` says so (regenerated whole from the records, atomically,
+//! whenever a network or a published port changes) — and the embedded DNS listeners of
+//! containers on user networks.
 //!
 //! Predefined networks as docker's: `bridge` (on the host bridge `--bridge`, default `pier0`,
 //! subnet `--bip` or the first default pool not used on the host), `host` and `none`. User
 //! networks (driver `bridge`) get a bridge `br-<12 hex of id>` unless
 //! `com.docker.network.bridge.name` names one. [`Engine::init_networks`] (at startup) makes the
 //! kernel match the records: bridges ensured, endpoints of containers that are not running
-//! released, the nft table rewritten (idempotent).
+//! released, the packet filter chosen and rewritten (idempotent).
 //!
 //! [`endpoints`] holds the container hooks (create, start, exit, remove, inspect), [`manage`]
 //! the `/networks` verbs, [`files`] the container's `/etc/hosts` and `/etc/resolv.conf`,
@@ -26,7 +28,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use pier_network::dns::{DnsTable, Resolver};
-use pier_network::nft::{NetworkRules, RuleSet};
+use pier_network::firewall::{Backend, NetworkRules, RuleSet};
 use pier_network::{Bridge, Ipam, Ipv4Net};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +46,8 @@ pub struct NetOptions {
     /// Default address pools: (base, prefix length of each network).
     pub pools: Vec<(Ipv4Net, u8)>,
     pub iptables: bool,
+    /// `--firewall-backend`; `None`: detected at startup (nftables when usable, else iptables).
+    pub firewall: Option<Backend>,
     pub ip_forward: bool,
     pub mtu: u32,
 }
@@ -58,12 +62,14 @@ impl NetOptions {
             bip: None,
             pools: default_pools(),
             iptables: false,
+            firewall: None,
             ip_forward: false,
             mtu: 1500,
         }
     }
 
-    /// pier's nftables table: one per daemon, named after its default bridge.
+    /// pier's packet-filter state: one per daemon, named after its default bridge (the nftables
+    /// table itself, or the iptables chains' prefix `PIER-<bridge>`).
     pub fn table(&self) -> String {
         format!("pier-{}", self.bridge)
     }
@@ -183,8 +189,11 @@ pub struct Networks {
     pub(crate) dns: Arc<DnsTable>,
     /// Embedded DNS listeners by container id.
     pub(crate) dns_tasks: Mutex<HashMap<String, DnsTask>>,
-    /// Serializes nft applies so the last writer has the latest state.
+    /// Serializes rule applies so the last writer has the latest state.
     pub(crate) nft_lock: Mutex<()>,
+    /// The packet filter in use, chosen by [`Engine::init_networks`] (unset with
+    /// `--iptables=false`).
+    pub(crate) backend: std::sync::OnceLock<Backend>,
 }
 
 impl Networks {
@@ -195,11 +204,17 @@ impl Networks {
             dns: DnsTable::new(),
             dns_tasks: Mutex::new(HashMap::new()),
             nft_lock: Mutex::new(()),
+            backend: std::sync::OnceLock::new(),
         }
     }
 
     pub(crate) fn st(&self) -> std::sync::MutexGuard<'_, NetState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The packet filter in use (`None` with `--iptables=false` or networking off).
+    pub fn backend(&self) -> Option<Backend> {
+        self.backend.get().copied()
     }
 }
 
@@ -404,17 +419,64 @@ impl Engine {
             st.eps = eps;
             st.ipams = ipams;
         }
+        if opts.iptables {
+            let backend = self.choose_backend().await?;
+            let _ = self.networks.backend.set(backend);
+        }
         self.apply_rules(false).await?;
         Ok(())
     }
 
-    /// Rewrites pier's nft table from the records (no-op with `--iptables=false`); `hot` on a
-    /// container's start/exit path (see [`pier_network::nft::RuleSet::apply`]).
+    /// The packet filter for this run: `--firewall-backend`, else nftables when usable, else
+    /// iptables. The choice is recorded in `<exec-root>/firewall-backend` (its lifetime is the
+    /// kernel's, like the rules); when the previous run of this exec root used the other backend
+    /// — or, with no record, when iptables is chosen (an earlier pier only knew nftables) —
+    /// pier's state there is removed, so only one backend ever holds pier's rules.
+    async fn choose_backend(self: &Arc<Self>) -> Result<Backend> {
+        let table = self.networks.opts.table();
+        let forced = self.networks.opts.firewall;
+        let record = self.opts.exec_root.join("firewall-backend");
+        super::blocking(move || {
+            let backend = match forced {
+                Some(b) => b,
+                None => Backend::detect(&table).map_err(net_err)?,
+            };
+            let previous = std::fs::read_to_string(&record)
+                .ok()
+                .and_then(|s| s.trim().parse::<Backend>().ok());
+            let stale = match previous {
+                Some(p) if p != backend => Some(p),
+                None if backend == Backend::Iptables => Some(Backend::Nftables),
+                _ => None,
+            };
+            if let Some(other) = stale {
+                if let Err(e) = pier_network::firewall::remove(other, &table) {
+                    tracing::debug!(backend = %other, error = %e, "no stale packet-filter state removed");
+                }
+            }
+            if previous != Some(backend) {
+                std::fs::write(&record, backend.as_str()).map_err(|e| {
+                    EngineError::System(format!("write {}: {e}", record.display()))
+                })?;
+            }
+            tracing::info!(backend = %backend, "packet filter");
+            Ok(backend)
+        })
+        .await
+    }
+
+    /// Rewrites pier's packet filter from the records through the chosen backend (no-op with
+    /// `--iptables=false`); `hot` on a container's start/exit path (see
+    /// [`pier_network::nft::RuleSet::apply`]). With no bridge network at all, pier's table or
+    /// chains are removed instead.
     pub(crate) async fn apply_rules(self: &Arc<Self>, hot: bool) -> Result<()> {
         let opts = &self.networks.opts;
         if !opts.enabled || !opts.iptables {
             return Ok(());
         }
+        let Some(backend) = self.networks.backend() else {
+            return Ok(());
+        };
         let e = self.clone();
         super::blocking(move || {
             let _g = e
@@ -423,7 +485,7 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             let rs = e.ruleset();
-            rs.apply(hot).map_err(net_err)
+            rs.apply_with(backend, hot).map_err(net_err)
         })
         .await
     }
@@ -445,7 +507,7 @@ impl Engine {
         for ep in st.eps.values() {
             if let Some(a) = &ep.active {
                 for p in &a.ports {
-                    rs.ports.push(pier_network::nft::PortMapping {
+                    rs.ports.push(pier_network::firewall::PortMapping {
                         host_ip: p.host_ip,
                         host_port: p.host_port,
                         container_ip: a.ip,
