@@ -146,6 +146,27 @@ pub fn propagation_flag(s: &str) -> Option<MsFlags> {
 /// Resolve `unsafe_path` as if `root` were `/`: `..` stops at the root and symlinks (absolute or
 /// relative) are followed inside it. Missing components are kept literally.
 pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
+    secure_join_in(&open_root(root)?, root, unsafe_path)
+}
+
+/// An `O_PATH` fd of a rootfs for [`secure_join_in`].
+pub fn open_root(root: &Path) -> Result<std::os::fd::OwnedFd> {
+    nix::fcntl::open(
+        root,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {}", root.display()))
+}
+
+/// [`secure_join`] with the root's fd already open (`root_fd` is `root`): components are looked
+/// up relative to it, so each lookup walks only the part inside the rootfs, not the rootfs's
+/// host path again.
+pub fn secure_join_in(
+    root_fd: &std::os::fd::OwnedFd,
+    root: &Path,
+    unsafe_path: &Path,
+) -> Result<PathBuf> {
     let mut resolved: Vec<std::ffi::OsString> = Vec::new();
     let mut pending: std::collections::VecDeque<std::ffi::OsString> = unsafe_path
         .components()
@@ -156,14 +177,6 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
         })
         .collect();
     let mut links = 0;
-    // Components are looked up relative to the root's fd, so each lookup walks only the part
-    // inside the rootfs (not the host path of the rootfs again).
-    let root_fd = nix::fcntl::open(
-        root,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ctx(|| format!("open {}", root.display()))?;
     while let Some(c) = pending.pop_front() {
         if c == ".." {
             resolved.pop();
@@ -173,7 +186,7 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
         candidate.extend(&resolved);
         candidate.push(&c);
         let stat = nix::sys::stat::fstatat(
-            &root_fd,
+            root_fd,
             &candidate,
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         );
@@ -187,7 +200,7 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
                     )));
                 }
                 let target = PathBuf::from(
-                    nix::fcntl::readlinkat(&root_fd, &candidate)
+                    nix::fcntl::readlinkat(root_fd, &candidate)
                         .ctx(|| format!("readlink {}", root.join(&candidate).display()))?,
                 );
                 if target.is_absolute() {
@@ -214,12 +227,27 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
 }
 
 /// What the rootfs setup needs besides the spec.
+#[derive(Clone, Copy)]
 pub struct RootfsContext<'a> {
     pub rootfs: &'a Path,
+    /// `rootfs` opened once ([`open_root`]) for every [`secure_join_in`]: set by
+    /// [`prepare_rootfs`] once the rootfs is bind-mounted onto itself (an fd opened before
+    /// would not see the mounts made on it).
+    pub root_fd: Option<&'a std::os::fd::OwnedFd>,
     pub bundle: &'a Path,
     pub cgroup: &'a CgroupPaths,
     pub cgroupns: bool,
     pub userns: bool,
+}
+
+impl RootfsContext<'_> {
+    /// [`secure_join`] inside this rootfs.
+    fn join(&self, path: &Path) -> Result<PathBuf> {
+        match self.root_fd {
+            Some(fd) => secure_join_in(fd, self.rootfs, path),
+            None => secure_join(self.rootfs, path),
+        }
+    }
 }
 
 fn do_mount(
@@ -324,6 +352,11 @@ pub fn prepare_rootfs(spec: &Spec, ctx: &RootfsContext) -> Result<()> {
         None,
     )
     .ctx(|| format!("bind mount rootfs {}", ctx.rootfs.display()))?;
+    let root_fd = open_root(ctx.rootfs)?;
+    let ctx = &RootfsContext {
+        root_fd: Some(&root_fd),
+        ..*ctx
+    };
 
     let mut dev_is_mount = false;
     for m in spec.mounts().as_deref().unwrap_or_default() {
@@ -362,7 +395,7 @@ fn mount_one(m: &Mount, ctx: &RootfsContext) -> Result<()> {
             }
         }
     }
-    let dest = secure_join(ctx.rootfs, m.destination())?;
+    let dest = ctx.join(m.destination())?;
     let rel = dest.strip_prefix(ctx.rootfs).unwrap_or(&dest).to_path_buf();
     let data = opts.data.join(",");
     let data = (!data.is_empty()).then_some(data);
@@ -587,13 +620,13 @@ fn create_devices(spec: &Spec, ctx: &RootfsContext, dev_is_mount: bool) -> Resul
             ("pts/ptmx", "/dev/ptmx"),
         ];
         for (target, link) in links {
-            let at = secure_join(ctx.rootfs, Path::new(link))?;
+            let at = ctx.join(Path::new(link))?;
             if std::fs::symlink_metadata(&at).is_err() {
                 std::os::unix::fs::symlink(target, &at).ctx(|| format!("symlink {link}"))?;
             }
         }
         if Path::new("/proc/kcore").exists() {
-            let at = secure_join(ctx.rootfs, Path::new("/dev/core"))?;
+            let at = ctx.join(Path::new("/dev/core"))?;
             let _ = std::os::unix::fs::symlink("/proc/kcore", at);
         }
     }
@@ -641,7 +674,7 @@ fn make_node(
             path.display()
         )));
     }
-    let dest = secure_join(ctx.rootfs, path)?;
+    let dest = ctx.join(path)?;
     if let Some(p) = dest.parent() {
         ensure_dir(p)?;
     }

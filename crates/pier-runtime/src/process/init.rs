@@ -49,6 +49,7 @@ pub fn run(ctx: &mut InitContext, plan: &mut ProcessPlan, ch: &Channel) -> Resul
             &ctx.spec,
             &RootfsContext {
                 rootfs: &ctx.rootfs,
+                root_fd: None,
                 bundle: &ctx.bundle,
                 cgroup: &ctx.cgroup,
                 cgroupns: ctx.new_cgroup_ns,
