@@ -235,8 +235,13 @@ fn main() {
     // it; otherwise, and for `exec`, the runtime re-executes itself from a read-only image
     // first — before it connects the console socket or touches any state. Failing that, it
     // refuses to go on.
+    // The bundle is loaded once, here, and handed to create (a bad one is reported there).
+    let loaded = match &cli.cmd {
+        Cmd::Create(c) | Cmd::Run { c, .. } => pier_runtime::spec::load_bundle(&c.bundle).ok(),
+        _ => None,
+    };
     let protect = match &cli.cmd {
-        Cmd::Create(c) | Cmd::Run { c, .. } => !trampoline_serves(&c.bundle),
+        Cmd::Create(_) | Cmd::Run { .. } => loaded.as_ref().is_some_and(|l| !trampoline_serves(l)),
         Cmd::Exec { .. } => true,
         _ => false,
     };
@@ -251,7 +256,7 @@ fn main() {
         file: cli.log.clone(),
         json: cli.log_format == "json",
     };
-    match run(cli) {
+    match run(cli, loaded) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             log.error(&e.to_string());
@@ -260,20 +265,16 @@ fn main() {
     }
 }
 
-/// Whether the trampoline can carry the bundle's container into its program (its seccomp
-/// profile allows it, a memfd can be executed here). An unreadable config counts as yes:
-/// `create` reports it without re-executing first.
-fn trampoline_serves(bundle: &std::path::Path) -> bool {
-    let seccomp = std::fs::read(bundle.join("config.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|mut v| v["linux"]["seccomp"].take().as_object().cloned())
-        .map(|o| serde_json::from_value::<oci_spec::runtime::LinuxSeccomp>(o.into()));
-    match seccomp {
-        Some(Err(_)) => true,
-        Some(Ok(s)) if !pier_runtime::exeseal::trampoline_allowed(Some(&s)) => false,
-        _ => pier_runtime::exeseal::trampoline().is_ok(),
-    }
+/// Whether the trampoline can carry the bundle's container into its program: its seccomp
+/// profile allows it and a memfd can be executed here.
+fn trampoline_serves(loaded: &pier_runtime::spec::LoadedSpec) -> bool {
+    let seccomp = loaded
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref());
+    pier_runtime::exeseal::trampoline_allowed(seccomp)
+        && pier_runtime::exeseal::trampoline().is_ok()
 }
 
 fn connect(p: &Option<PathBuf>) -> Result<Option<std::os::fd::OwnedFd>, RuntimeError> {
@@ -284,7 +285,7 @@ fn print_json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 
-fn run(cli: Cli) -> Result<i32, RuntimeError> {
+fn run(cli: Cli, loaded: Option<pier_runtime::spec::LoadedSpec>) -> Result<i32, RuntimeError> {
     let root = cli.root.clone();
     match cli.cmd {
         Cmd::Create(c) => {
@@ -300,7 +301,7 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
                 systemd_cgroup: cli.systemd_cgroup,
                 subreaper: false,
                 stdio: None,
-                loaded: None,
+                loaded,
             })?;
             Ok(0)
         }
@@ -308,7 +309,9 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
             container::start(&root, &id)?;
             Ok(0)
         }
-        Cmd::Run { c, detach, keep } => run_container(root, c, detach, keep, cli.systemd_cgroup),
+        Cmd::Run { c, detach, keep } => {
+            run_container(root, c, loaded, detach, keep, cli.systemd_cgroup)
+        }
         Cmd::State { id } => {
             print_json(&container::state(&root, &id)?);
             Ok(0)
@@ -680,13 +683,12 @@ fn run(cli: Cli) -> Result<i32, RuntimeError> {
 fn run_container(
     root: PathBuf,
     c: CreateArgs,
+    loaded: Option<pier_runtime::spec::LoadedSpec>,
     detach: bool,
     keep: bool,
     systemd_cgroup: bool,
 ) -> Result<i32, RuntimeError> {
     let bundle = std::fs::canonicalize(&c.bundle).unwrap_or(c.bundle.clone());
-    // Loaded once, here: create takes it as is.
-    let loaded = pier_runtime::spec::load_bundle(&bundle).ok();
     let terminal = loaded
         .as_ref()
         .and_then(|ls| ls.spec.process().as_ref().and_then(|p| p.terminal()))
@@ -797,30 +799,40 @@ mod tests {
 
     #[test]
     fn trampoline_or_protected_image_by_the_bundles_seccomp_profile() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |v: serde_json::Value| {
-            std::fs::write(dir.path().join("config.json"), v.to_string()).unwrap()
+        let loaded = |seccomp: Option<serde_json::Value>| {
+            let mut v = pier_runtime::spec::default_spec(false);
+            if let Some(s) = seccomp {
+                v["linux"]["seccomp"] = s;
+            }
+            pier_runtime::spec::LoadedSpec {
+                spec: serde_json::from_value(v).unwrap(),
+                bundle: "/b".into(),
+                rootfs: "/b/rootfs".into(),
+            }
         };
-        // No config (create reports it), no profile, a profile allowing the trampoline.
-        assert!(trampoline_serves(dir.path()));
-        write(serde_json::json!({"linux": {}}));
-        assert!(trampoline_serves(dir.path()));
         let allow = |names: &[&str]| {
-            serde_json::json!({"linux": {"seccomp": {
+            Some(serde_json::json!({
                 "defaultAction": "SCMP_ACT_ERRNO",
-                "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}}})
+                "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}))
         };
-        write(allow(&[
+        // No profile, a profile allowing the trampoline.
+        assert!(trampoline_serves(&loaded(None)));
+        let all = [
             "execve",
             "execveat",
             "fcntl",
             "sendmsg",
             "exit_group",
             "read",
-        ]));
-        assert!(trampoline_serves(dir.path()));
+        ];
+        assert!(trampoline_serves(&loaded(allow(&all))));
         // Without execveat: the runtime must re-execute from a read-only image.
-        write(allow(&["execve", "fcntl", "sendmsg", "exit_group", "read"]));
-        assert!(!trampoline_serves(dir.path()));
+        assert!(!trampoline_serves(&loaded(allow(&all[..1]))));
+        assert!(!trampoline_serves(&loaded(allow(&[
+            "execve",
+            "fcntl",
+            "sendmsg",
+            "exit_group"
+        ]))));
     }
 }
