@@ -4,10 +4,11 @@
 #
 #   bench/runtime-phases.sh [runs] [pier-runc binary]   (root; needs perf, /usr/bin/busybox)
 #
-# Phases: first image → execveat (CVE-2019-5736 re-exec), the exec itself, second image → fork
-# of the helper (config, state dir, cgroup), helper (cgroup join, unshare) → fork of init, init
-# mounts → pivot_root, pivot_root → execve of the container (masked paths, caps, start
-# hand-off), the container, its exit → pier-runc's exit (wait, delete).
+# Phases: start → fork of the helper (loader, config, state dir, cgroup; with a re-exec from the
+# read-only image — `exec`, or a seccomp profile that denies the trampoline — the first image and
+# the execveat come first), helper (cgroup join, unshare) → fork of init, init mounts →
+# pivot_root, pivot_root → exec of the trampoline (masked paths, caps, start hand-off), the
+# trampoline → the program's exec, the container, its exit → pier-runc's exit (wait, delete).
 set -euo pipefail
 RUNS=${1:-30}
 cd "$(dirname "$0")/.."
@@ -51,31 +52,37 @@ for l in sys.stdin:
         runs.append(cur)
     elif cur:
         cur["ev"].append((t, pid, ev, tr))
-names = ["first image -> execveat", "execveat", "second image -> helper fork",
-         "helper -> init fork", "init: mounts -> pivot_root", "pivot_root -> container execve",
-         "container", "container exit -> pier-runc exit", "total"]
+names = ["re-exec: first image + execveat", "start -> helper fork",
+         "helper -> init fork", "init: mounts -> pivot_root", "pivot_root -> trampoline exec",
+         "trampoline -> program exec", "container", "container exit -> pier-runc exit", "total"]
 res = {n: [] for n in names}
 for r in runs:
     P, E = r["pid"], r["ev"]
-    def first(f):
-        return next(e for e in E if f(e))
+    def first(f, after=-1.0):
+        return next(e for e in E if e[0] > after and f(e))
     try:
-        ta = first(lambda e: e[1] == P and e[2] == "sys_enter_execveat")[0]
-        tb = first(lambda e: e[1] == P and e[2] == "sched_process_exec")[0]
-        tc = first(lambda e: e[1] == P and e[2] == "sys_enter_socketpair")[0]
         f1 = first(lambda e: e[1] == P and e[2] == "sched_process_fork")
+        # A re-exec shows as an exec of P before the fork of the helper.
+        rx = [e for e in E if e[1] == P and e[0] < f1[0] and e[2] == "sched_process_exec"]
+        start = rx[0][0] if rx else r["t0"]
         helper = int(re.search(r"child_pid=(\d+)", f1[3]).group(1))
         f2 = first(lambda e: e[1] == helper and e[2] == "sched_process_fork")
         init = int(re.search(r"child_pid=(\d+)", f2[3]).group(1))
         te = first(lambda e: e[1] == init and e[2] == "sys_enter_pivot_root")[0]
-        tf = first(lambda e: e[1] == init and e[2] == "sched_process_exec")[0]
+        x1 = first(lambda e: e[1] == init and e[2] == "sched_process_exec")[0]
+        x2 = next((e[0] for e in E if e[1] == init and e[2] == "sched_process_exec" and e[0] > x1), None)
         tg = first(lambda e: e[1] == init and e[2] == "sched_process_exit")[0]
         th = first(lambda e: e[1] == P and e[2] == "sched_process_exit")[0]
     except StopIteration:
         continue
     t0 = r["t0"]
-    for n, v in zip(names, [ta - t0, tb - ta, tc - tb, f2[0] - tc, te - f2[0], tf - te, tg - tf, th - tg, th - t0]):
-        res[n].append(v)
+    tramp = x2 is not None
+    vals = [start - t0, f1[0] - start, f2[0] - f1[0], te - f2[0],
+            (x1 if tramp else x1) - te, (x2 - x1) if tramp else None,
+            tg - (x2 if tramp else x1), th - tg, th - t0]
+    for n, v in zip(names, vals):
+        if v is not None:
+            res[n].append(v)
 print("pier-runc run: %d runs traced; phase medians:" % len(res["total"]))
 for n in names:
     if res[n]:

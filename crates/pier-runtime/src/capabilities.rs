@@ -50,9 +50,18 @@ pub fn convert(set: Option<&Capabilities>) -> Result<CapsHashSet> {
     Ok(out)
 }
 
+/// The runtime's own bounding set, read once per process (one `prctl` per capability; it is
+/// read before anything forks, when it cannot have changed).
+fn own_bounding() -> Option<&'static CapsHashSet> {
+    static BOUND: std::sync::OnceLock<Option<CapsHashSet>> = std::sync::OnceLock::new();
+    BOUND
+        .get_or_init(|| caps::read(None, CapSet::Bounding).ok())
+        .as_ref()
+}
+
 /// Capabilities asked for by the spec that the runtime's own bounding set lacks.
 pub fn unavailable(c: &LinuxCapabilities) -> Vec<Capability> {
-    let Ok(bound) = caps::read(None, CapSet::Bounding) else {
+    let Some(bound) = own_bounding() else {
         return vec![];
     };
     let mut out = Vec::new();
@@ -87,8 +96,9 @@ pub struct CapSets {
 
 impl CapSets {
     pub fn from_spec(c: &LinuxCapabilities) -> Result<Self> {
-        let bound = caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all());
-        let lim = |s: CapsHashSet| -> CapsHashSet { s.intersection(&bound).copied().collect() };
+        let all = caps::all();
+        let bound = own_bounding().unwrap_or(&all);
+        let lim = |s: CapsHashSet| -> CapsHashSet { s.intersection(bound).copied().collect() };
         Ok(CapSets {
             bounding: lim(convert(c.bounding().as_ref())?),
             effective: lim(convert(c.effective().as_ref())?),
