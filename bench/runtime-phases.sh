@@ -12,7 +12,10 @@
 set -euo pipefail
 RUNS=${1:-30}
 cd "$(dirname "$0")/.."
-PIER=${2:-$PWD/target/release/pier-runc}
+# pier-runc as installed (scripts/build-static-runc) when built, else the workspace's.
+DEFAULT=$PWD/target/static/pier-runc
+[ -x "$DEFAULT" ] || DEFAULT=$PWD/target/release/pier-runc
+PIER=${2:-$DEFAULT}
 command -v perf >/dev/null || { echo "perf not installed: skipping"; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "needs root: skipping"; exit 0; }
 [ -x /usr/bin/busybox ] || { echo "needs /usr/bin/busybox: skipping"; exit 0; }

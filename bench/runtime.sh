@@ -3,7 +3,8 @@
 # `runc run` (and `crun run` when crun is installed and accepts this host's cgroup setup), plus
 # the bare floor (unshare + chroot + exec of the same binary). Measures, never asserts a time.
 #
-#   bench/runtime.sh [runs]        (root; needs hyperfine and /usr/bin/busybox; builds pier-runc)
+#   bench/runtime.sh [runs]        (root; needs hyperfine and /usr/bin/busybox; builds pier-runc,
+#                                   static as installed and the workspace's dynamic one)
 #
 # Each runtime gets its own copy of the bundle (own cgroupsPath) and own state root; everything
 # is removed on exit.
@@ -14,14 +15,17 @@ command -v hyperfine >/dev/null || { echo "hyperfine not installed: skipping"; e
 [ "$(id -u)" = 0 ] || { echo "needs root: skipping"; exit 0; }
 [ -x /usr/bin/busybox ] || { echo "needs /usr/bin/busybox: skipping"; exit 0; }
 cargo build --release -p pier-runtime --bin pier-runc >/dev/null
-PIER=$PWD/target/release/pier-runc
+# pier-runc as installed (static PIE) next to the workspace's dynamic build.
+scripts/build-static-runc >/dev/null
+PIER=$PWD/target/static/pier-runc
+PIER_DYN=$PWD/target/release/pier-runc
 WORK=$(mktemp -d /tmp/pier-bench-runtime.XXXXXX)
 # State roots on tmpfs, where both runtimes keep them by default (/run/runc, /run/pier-runc).
 STATE=$(mktemp -d /run/pier-bench-runtime.XXXXXX)
 cleanup() {
-  for r in pier runc crun; do
+  for r in pier pierdyn runc crun; do
     [ -d "$STATE/$r-root" ] || continue
-    case $r in pier) bin=$PIER ;; *) bin=$r ;; esac
+    case $r in pier) bin=$PIER ;; pierdyn) bin=$PIER_DYN ;; *) bin=$r ;; esac
     "$bin" --root "$STATE/$r-root" delete --force bench >/dev/null 2>&1 || true
   done
   for d in /sys/fs/cgroup/*/pier-bench-* /sys/fs/cgroup/pier-bench-*; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
@@ -34,7 +38,9 @@ trap cleanup EXIT
 cmds=()
 names=()
 make_bundle "$WORK/pier" /pier-bench-pier
-cmds+=("$PIER --root $STATE/pier-root run --bundle $WORK/pier bench"); names+=("pier-runc run")
+cmds+=("$PIER --root $STATE/pier-root run --bundle $WORK/pier bench"); names+=("pier-runc run (static PIE)")
+make_bundle "$WORK/pierdyn" /pier-bench-pierdyn
+cmds+=("$PIER_DYN --root $STATE/pierdyn-root run --bundle $WORK/pierdyn bench"); names+=("pier-runc run (dynamic)")
 if command -v runc >/dev/null; then
   make_bundle "$WORK/runc" /pier-bench-runc
   cmds+=("runc --root $STATE/runc-root run --bundle $WORK/runc bench"); names+=("runc run ($(runc --version | head -1 | awk '{print $3}'))")

@@ -16,6 +16,7 @@ import os
 import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -520,57 +521,70 @@ def w_runtime(ctx):
             bundles[name] = b
     except (OSError, subprocess.CalledProcessError, KeyError, ValueError) as ex:
         setup_error = SideError(f"bundle setup (`runc spec`, busybox rootfs): {ex}")
-    binaries = {"pier": (os.path.join(ctx.release_dir, "pier-runc"), "target/release/pier-runc"),
-                "docker": (shutil.which("runc") or "runc", "runc")}
-    clients = {}
-    for e, (path, shown) in binaries.items():
-        clients[e] = Client("pier-runc" if e == "pier" else "runc", path, {}, shown, dict(os.environ))
-    args = {e: ["--root", os.path.join(d, f"state-{clients[e].name}"), "run", "--bundle",
-                bundles.get("true", "B"),
-                "pb-rt"] for e in ENGINES}
-    m = Measurement("runtime", "pier-runc · runc", [Metric("t", "time", "s")],
-                    {e: [clients[e].display(args[e], ctx.janitor.workdir)] for e in ENGINES},
-                    note="the same bundle (busybox rootfs, `runc spec` config with args "
-                         "`/bin/true`, read-only root, own cgroup), no daemon; "
-                         "crun: " + ("present but not measured" if shutil.which("crun")
-                                     else "not installed"))
-    m.side_names = {"pier": "pier-runc", "docker": "runc"}
+    # pier-runc as installed (static PIE, scripts/build-static-runc) when built, and the workspace's
+    # dynamic build; each against runc in its own alternation.
+    static = os.path.join(os.path.dirname(ctx.release_dir), "static", "pier-runc")
+    builds = [("pier-runc · runc", os.path.join(ctx.release_dir, "pier-runc"),
+               "target/release/pier-runc")]
+    if os.access(static, os.X_OK):
+        builds.insert(0, ("pier-runc (static PIE) · runc", static, "target/static/pier-runc"))
+    measurements = []
+    for variant, path, shown in builds:
+        clients = {"pier": Client("pier-runc", path, {}, shown, dict(os.environ)),
+                   "docker": Client("runc", shutil.which("runc") or "runc", {}, "runc",
+                                    dict(os.environ))}
+        args = {e: ["--root", os.path.join(d, f"state-{clients[e].name}"), "run", "--bundle",
+                    bundles.get("true", "B"), "pb-rt"] for e in ENGINES}
+        m = Measurement("runtime", variant, [Metric("t", "time", "s")],
+                        {e: [clients[e].display(args[e], ctx.janitor.workdir)] for e in ENGINES},
+                        note="the same bundle (busybox rootfs, `runc spec` config with args "
+                             "`/bin/true`, read-only root, own cgroup), no daemon; crun: "
+                             + ("present, but it refuses this host's hybrid cgroups"
+                                if shutil.which("crun") else "not installed"))
+        m.side_names = {"pier": "pier-runc", "docker": "runc"}
 
-    def make(e):
-        if setup_error:
-            return setup_error
-        c = clients[e]
-        if not os.access(c.binary, os.X_OK):
-            return SideError(f"{c.display_binary} is not there")
-        try:
-            canary(c, ["--root", os.path.join(d, f"state-{c.name}"), "run", "--bundle",
-                       bundles["canary"], "pb-rt-canary"])
-        except (SideError, subprocess.SubprocessError, OSError) as ex:
-            return SideError(f"canary: {ex}")
-        return lambda: {"t": timed_run(c, args[e], timeout=60)}
-    alternate(m, {e: make(e) for e in ENGINES}, w, r)
-    floor = runtime_floor(rootfs, r) if not setup_error else ""
-    if floor:
-        m.note += f"; {floor}"
-    return [m]
+        def make(e, clients=clients, args=args):
+            if setup_error:
+                return setup_error
+            c = clients[e]
+            if not os.access(c.binary, os.X_OK):
+                return SideError(f"{c.display_binary} is not there")
+            try:
+                canary(c, ["--root", os.path.join(d, f"state-{c.name}"), "run", "--bundle",
+                           bundles["canary"], "pb-rt-canary"])
+            except (SideError, subprocess.SubprocessError, OSError) as ex:
+                return SideError(f"canary: {ex}")
+            return lambda: {"t": timed_run(c, args[e], timeout=60)}
+        alternate(m, {e: make(e) for e in ENGINES}, w, r)
+        measurements.append(m)
+    floor = runtime_floor(rootfs, r) if not setup_error else None
+    for m in measurements:
+        if floor:
+            text, median = floor
+            m.note += f"; {text}"
+            p = m.stats("pier", "t")
+            if p and median:
+                m.note += f"; pier-runc / floor: **{p['median'] / median:.2f}×** (target ≤ 2×)"
+    return measurements
 
 
 def runtime_floor(rootfs, runs):
-    """The bare floor: new namespaces + chroot + exec, no runtime."""
+    """The bare floor: new namespaces + chroot + exec, no runtime: (text, median), or None."""
     if not shutil.which("unshare") or not shutil.which("chroot"):
-        return ""
+        return None
     argv = ["unshare", "--mount", "--uts", "--ipc", "--pid", "--net", "--fork", "chroot", rootfs,
             "/bin/true"]
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         if subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True).returncode != 0:
-            return ""
+            return None
         times.append(time.perf_counter() - t0)
     times.sort()
+    median = statistics.median(times)
     return (f"floor `unshare --mount --uts --ipc --pid --net --fork chroot <rootfs> /bin/true`: "
-            f"{fmt_value(times[0], 's')} / **{fmt_value(times[len(times) // 2], 's')}** / "
-            f"{fmt_value(times[-1], 's')} (min / median / max of {runs})")
+            f"{fmt_value(times[0], 's')} / **{fmt_value(median, 's')}** / "
+            f"{fmt_value(times[-1], 's')} (min / median / max of {runs})", median)
 
 
 def networking_error(ctx, engine):

@@ -22,7 +22,11 @@ use pier_testkit::RefDockerd;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-const PIER_RUNC: &str = env!("CARGO_BIN_EXE_pier-runc");
+/// The pier-runc dockerd is given: the workspace's build, or `PIER_RUNC_BIN` (scripts/test
+/// runs this suite again against the static build that is installed).
+fn pier_runc() -> String {
+    std::env::var("PIER_RUNC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pier-runc").into())
+}
 const CMD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Result of one command run under a timeout.
@@ -74,7 +78,7 @@ impl Daemons {
     fn start(tag: &str) -> Result<Daemons, String> {
         let r = RefDockerd::start(
             &format!("pier-dropin-{tag}"),
-            &["--add-runtime", &format!("pier={PIER_RUNC}")],
+            &["--add-runtime", &format!("pier={}", pier_runc())],
         )?;
         Ok(Daemons {
             dir: r.dir().to_path_buf(),
@@ -429,7 +433,7 @@ fn dockerd_runs_containers_with_pier_runc() {
             .find_map(|e| find_dir(&e.path(), &id))
             .and_then(|p| p.parent().map(Path::to_path_buf));
         let st = root.as_ref().map(|r| {
-            Command::new(PIER_RUNC)
+            Command::new(pier_runc())
                 .arg("--root")
                 .arg(r)
                 .args(["state", &id])

@@ -428,7 +428,7 @@ fn user_namespace_maps_root() {
 #[test]
 fn spec_and_features() {
     let dir = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(BIN)
+    let o = std::process::Command::new(bin())
         .args(["spec", "--bundle"])
         .arg(dir.path())
         .output()
@@ -439,13 +439,13 @@ fn spec_and_features() {
     assert_eq!(v["process"]["args"], json!(["sh"]));
     assert_eq!(v["root"]["path"], "rootfs");
     // A second spec refuses to overwrite.
-    let o = std::process::Command::new(BIN)
+    let o = std::process::Command::new(bin())
         .args(["spec", "--bundle"])
         .arg(dir.path())
         .output()
         .unwrap();
     assert!(!o.status.success());
-    let o = std::process::Command::new(BIN)
+    let o = std::process::Command::new(bin())
         .arg("features")
         .output()
         .unwrap();

@@ -249,7 +249,7 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
     }
     let host = tempfile::tempdir().unwrap();
     let runtime = host.path().join("pier-runc");
-    std::fs::copy(BIN, &runtime).unwrap();
+    std::fs::copy(bin(), &runtime).unwrap();
     std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
     let original = std::fs::read(&runtime).unwrap();
     let meta = std::fs::metadata(&runtime).unwrap();
@@ -347,7 +347,7 @@ fn proc_self_exe_entrypoint_never_runs_the_host_runtime() {
     }
     let host = tempfile::tempdir().unwrap();
     let runtime = host.path().join("pier-runc");
-    std::fs::copy(BIN, &runtime).unwrap();
+    std::fs::copy(bin(), &runtime).unwrap();
     std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
     let original = std::fs::read(&runtime).unwrap();
     for (seccomp, want) in [

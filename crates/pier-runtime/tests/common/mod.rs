@@ -7,7 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_pier-runc");
+/// The pier-runc under test: the workspace's build, or the binary `PIER_RUNC_BIN` names
+/// (scripts/test runs these suites a second time against the static build that is installed).
+pub fn bin() -> &'static str {
+    static B: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    B.get_or_init(|| {
+        std::env::var("PIER_RUNC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pier-runc").into())
+    })
+}
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -50,7 +57,7 @@ impl Bundle {
         let root = dir.path().join("state");
         Bundle {
             dir,
-            bin: PathBuf::from(BIN),
+            bin: PathBuf::from(bin()),
             root,
             id,
             cgroup,
@@ -204,7 +211,7 @@ impl Bundle {
 
 impl Drop for Bundle {
     fn drop(&mut self) {
-        let _ = Command::new(BIN)
+        let _ = Command::new(bin())
             .arg("--root")
             .arg(&self.root)
             .args(["delete", "--force", &self.id])
