@@ -235,6 +235,17 @@ fn wait_for_text(path: &Path, words: &[&str], limit: Duration) -> String {
     }
 }
 
+/// A copy of pier-runc in a temporary directory, the target of the CVE-2019-5736 attacks (a
+/// successful attack cannot damage the build): (its directory, its path, its bytes).
+fn runtime_copy() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let host = tempfile::tempdir().unwrap();
+    let runtime = host.path().join("pier-runc");
+    std::fs::copy(bin(), &runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let original = std::fs::read(&runtime).unwrap();
+    (host, runtime, original)
+}
+
 /// CVE-2019-5736. The container's entrypoint for `exec` is a script `#!/proc/self/exe`, so the
 /// kernel runs the host's runtime binary inside the container (as runc's exploit did). An
 /// attacker already in the container watches every pid it can see, opens `/proc/<pid>/exe` of the
@@ -247,11 +258,7 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
     if !is_root() {
         return;
     }
-    let host = tempfile::tempdir().unwrap();
-    let runtime = host.path().join("pier-runc");
-    std::fs::copy(bin(), &runtime).unwrap();
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let original = std::fs::read(&runtime).unwrap();
+    let (_host, runtime, original) = runtime_copy();
     let meta = std::fs::metadata(&runtime).unwrap();
 
     let mut b = Bundle::new(&["true"]);
@@ -345,11 +352,7 @@ fn proc_self_exe_entrypoint_never_runs_the_host_runtime() {
     if !is_root() {
         return;
     }
-    let host = tempfile::tempdir().unwrap();
-    let runtime = host.path().join("pier-runc");
-    std::fs::copy(bin(), &runtime).unwrap();
-    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let original = std::fs::read(&runtime).unwrap();
+    let (_host, runtime, original) = runtime_copy();
     for (seccomp, want) in [
         (None, 127),
         (
