@@ -73,9 +73,11 @@ none of it remains and says so in the section.
 - Each table gives min / median / max per engine and the ratio of medians, pier/docker (below 1 =
   pier is faster or smaller). "own CLI" rows compare `pier` → pierd with `docker` → dockerd; "docker
   CLI" rows drive both daemons with the same docker CLI, so only the daemons differ.
-- `runtime` compares the OCI runtimes alone, no daemon: `pier-runc run` and `runc run` of one
-  bundle (the busybox rootfs, `runc spec`'s config running `/bin/true`); the note gives the bare
-  floor, `unshare … chroot <rootfs> /bin/true`. The pull note gives its floor too: the layer
+- `runtime` compares the OCI runtimes alone, no daemon: `pier-runc run` — as installed (static
+  PIE, `scripts/build-static-runc`) and the workspace's dynamic build — and `runc run` of one
+  bundle (the busybox rootfs, `runc spec`'s config running `/bin/true`); a last row alternates the
+  installed pier-runc with the bare floor, `unshare … chroot <rootfs> /bin/true`, and its ratio is
+  pier-runc / floor. The pull note gives its floor too: the layer
   fetched with `curl` and unpacked with `tar -xzf` onto the same disk.
 - Cold pull: before each pull (untimed) the image is removed with `rmi -f`, checked to be gone
   through the daemon's API, the engine's data root must be back to its size before the first pull
