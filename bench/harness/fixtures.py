@@ -89,6 +89,21 @@ def gzip_tar_from_stream(src, out_path):
                  os.path.getsize(out_path), hw.n)
 
 
+def add_users(t, passwd, mtime):
+    """A fixture layer's /etc/passwd (as given) and /etc/group (root, nogroup)."""
+    for name, data in (("etc/passwd", passwd), ("etc/group", b"root:x:0:\nnogroup:x:65534:\n")):
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mode, ti.mtime = len(data), 0o644, mtime
+        t.addfile(ti, io.BytesIO(data))
+
+
+def finish_layer(buf, out_dir, name):
+    """The tar built in buf, gzipped to out_dir/name; returns Layer."""
+    buf.seek(0)
+    os.makedirs(out_dir, exist_ok=True)
+    return gzip_tar_from_stream(buf, os.path.join(out_dir, name))
+
+
 def busybox_layer(out_dir):
     """The busybox layer, built from the host's busybox-static."""
     bb = "/usr/bin/busybox"
@@ -118,12 +133,9 @@ def busybox_layer(out_dir):
             ti = tarfile.TarInfo(f"bin/{a}")
             ti.type, ti.linkname, ti.mode, ti.mtime = tarfile.SYMTYPE, "busybox", 0o777, mtime
             t.addfile(ti)
-        add_file(t, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
-                                  b"nobody:x:65534:65534:nobody:/home:/bin/false\n")
-        add_file(t, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
-    buf.seek(0)
-    os.makedirs(out_dir, exist_ok=True)
-    return gzip_tar_from_stream(buf, os.path.join(out_dir, "busybox.tar.gz"))
+        add_users(t, b"root:x:0:0:root:/root:/bin/sh\n"
+                     b"nobody:x:65534:65534:nobody:/home:/bin/false\n", mtime)
+    return finish_layer(buf, out_dir, "busybox.tar.gz")
 
 
 def ldd_closure(binary):
@@ -185,12 +197,9 @@ def iperf3_layer(out_dir, binary="/usr/bin/iperf3"):
         for shown, path in sorted(set(files)):
             with open(path, "rb") as f:
                 add_file(t, shown.lstrip("/"), f.read(), 0o755)
-        add_file(t, "etc/passwd", b"root:x:0:0:root:/:/nonexistent\n"
-                                  b"nobody:x:65534:65534:nobody:/:/nonexistent\n")
-        add_file(t, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
-    buf.seek(0)
-    os.makedirs(out_dir, exist_ok=True)
-    return gzip_tar_from_stream(buf, os.path.join(out_dir, "iperf3.tar.gz"))
+        add_users(t, b"root:x:0:0:root:/:/nonexistent\n"
+                     b"nobody:x:65534:65534:nobody:/:/nonexistent\n", mtime)
+    return finish_layer(buf, out_dir, "iperf3.tar.gz")
 
 
 def debian_mirror(apt_dir="/etc/apt"):

@@ -688,7 +688,11 @@ fn run_container(
     keep: bool,
     systemd_cgroup: bool,
 ) -> Result<i32, RuntimeError> {
-    let bundle = std::fs::canonicalize(&c.bundle).unwrap_or(c.bundle.clone());
+    // The loaded spec's bundle is already canonical; create takes the spec as is.
+    let bundle = match &loaded {
+        Some(l) => l.bundle.clone(),
+        None => std::fs::canonicalize(&c.bundle).unwrap_or(c.bundle.clone()),
+    };
     let terminal = loaded
         .as_ref()
         .and_then(|ls| ls.spec.process().as_ref().and_then(|p| p.terminal()))
