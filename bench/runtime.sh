@@ -15,7 +15,7 @@ command -v hyperfine >/dev/null || { echo "hyperfine not installed: skipping"; e
 [ "$(id -u)" = 0 ] || { echo "needs root: skipping"; exit 0; }
 [ -x /usr/bin/busybox ] || { echo "needs /usr/bin/busybox: skipping"; exit 0; }
 cargo build --release -p pier-runtime --bin pier-runc >/dev/null
-# pier-runc as installed (static PIE) next to the workspace's dynamic build.
+# pier-runc as installed (static) next to the workspace's dynamic build.
 scripts/build-static-runc >/dev/null
 PIER=$PWD/target/static/pier-runc
 PIER_DYN=$PWD/target/release/pier-runc
@@ -38,7 +38,7 @@ trap cleanup EXIT
 cmds=()
 names=()
 make_bundle "$WORK/pier" /pier-bench-pier
-cmds+=("$PIER --root $STATE/pier-root run --bundle $WORK/pier bench"); names+=("pier-runc run (static PIE)")
+cmds+=("$PIER --root $STATE/pier-root run --bundle $WORK/pier bench"); names+=("pier-runc run (static)")
 make_bundle "$WORK/pierdyn" /pier-bench-pierdyn
 cmds+=("$PIER_DYN --root $STATE/pierdyn-root run --bundle $WORK/pierdyn bench"); names+=("pier-runc run (dynamic)")
 if command -v runc >/dev/null; then

@@ -520,13 +520,13 @@ def w_runtime(ctx):
             bundles[name] = b
     except (OSError, subprocess.CalledProcessError, KeyError, ValueError) as ex:
         setup_error = SideError(f"bundle setup (`runc spec`, busybox rootfs): {ex}")
-    # pier-runc as installed (static PIE, scripts/build-static-runc) when built, and the workspace's
+    # pier-runc as installed (static, scripts/build-static-runc) when built, and the workspace's
     # dynamic build; each against runc in its own alternation.
     static = os.path.join(os.path.dirname(ctx.release_dir), "static", "pier-runc")
     builds = [("pier-runc · runc", os.path.join(ctx.release_dir, "pier-runc"),
                "target/release/pier-runc")]
     if os.access(static, os.X_OK):
-        builds.insert(0, ("pier-runc (static PIE) · runc", static, "target/static/pier-runc"))
+        builds.insert(0, ("pier-runc (static) · runc", static, "target/static/pier-runc"))
     measurements = []
     for variant, path, shown in builds:
         clients = {"pier": Client("pier-runc", path, {}, shown, dict(os.environ)),
