@@ -4,11 +4,12 @@
 #
 #   bench/runtime-phases.sh [runs] [pier-runc binary]   (root; needs perf, /usr/bin/busybox)
 #
-# Phases: start → fork of the helper (loader, config, state dir, cgroup; with a re-exec from the
-# read-only image — `exec`, or a seccomp profile that denies the trampoline — the first image and
-# the execveat come first), helper (cgroup join, unshare) → fork of init, init mounts →
-# pivot_root, pivot_root → exec of the trampoline (masked paths, caps, start hand-off), the
-# trampoline → the program's exec, the container, its exit → pier-runc's exit (wait, delete).
+# Phases: start → the first fork (config, state dir, cgroup; with a re-exec from the read-only
+# image — `exec`, or a seccomp profile that denies the trampoline — the first image and the
+# execveat come first), with a user or time namespace the helper (cgroup join, unshare) → fork of
+# init, the init (cgroup join, namespaces, mounts) → pivot_root, pivot_root → exec of the
+# trampoline (masked paths, caps, start hand-off), the trampoline → the program's exec, the
+# container, its exit → pier-runc's exit (wait, delete).
 set -euo pipefail
 RUNS=${1:-30}
 cd "$(dirname "$0")/.."
@@ -55,8 +56,8 @@ for l in sys.stdin:
         runs.append(cur)
     elif cur:
         cur["ev"].append((t, pid, ev, tr))
-names = ["re-exec: first image + execveat", "start -> helper fork",
-         "helper -> init fork", "init: mounts -> pivot_root", "pivot_root -> trampoline exec",
+names = ["re-exec: first image + execveat", "start -> first fork",
+         "helper -> init fork", "init: namespaces, mounts -> pivot_root", "pivot_root -> trampoline exec",
          "trampoline -> program exec", "container", "container exit -> pier-runc exit", "total"]
 res = {n: [] for n in names}
 for r in runs:
@@ -68,9 +69,13 @@ for r in runs:
         # A re-exec shows as an exec of P before the fork of the helper.
         rx = [e for e in E if e[1] == P and e[0] < f1[0] and e[2] == "sched_process_exec"]
         start = rx[0][0] if rx else r["t0"]
-        helper = int(re.search(r"child_pid=(\d+)", f1[3]).group(1))
-        f2 = first(lambda e: e[1] == helper and e[2] == "sched_process_fork")
-        init = int(re.search(r"child_pid=(\d+)", f2[3]).group(1))
+        child = int(re.search(r"child_pid=(\d+)", f1[3]).group(1))
+        if any(e[1] == child and e[2] == "sys_enter_pivot_root" for e in E):
+            # One fork: the child is the init (no user or time namespace).
+            f2, init, helped = f1, child, False
+        else:
+            f2 = first(lambda e: e[1] == child and e[2] == "sched_process_fork")
+            init, helped = int(re.search(r"child_pid=(\d+)", f2[3]).group(1)), True
         te = first(lambda e: e[1] == init and e[2] == "sys_enter_pivot_root")[0]
         x1 = first(lambda e: e[1] == init and e[2] == "sched_process_exec")[0]
         x2 = next((e[0] for e in E if e[1] == init and e[2] == "sched_process_exec" and e[0] > x1), None)
@@ -80,7 +85,7 @@ for r in runs:
         continue
     t0 = r["t0"]
     tramp = x2 is not None
-    vals = [start - t0, f1[0] - start, f2[0] - f1[0], te - f2[0],
+    vals = [start - t0, f1[0] - start, (f2[0] - f1[0]) if helped else None, te - f2[0],
             (x1 if tramp else x1) - te, (x2 - x1) if tramp else None,
             tg - (x2 if tramp else x1), th - tg, th - t0]
     for n, v in zip(names, vals):

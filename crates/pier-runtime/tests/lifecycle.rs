@@ -319,8 +319,26 @@ fn hooks_get_state_on_stdin() {
         "poststart": hook("poststart"),
         "poststop": hook("poststop"),
     });
+    // The runtime's own hooks run in its pid namespace, also after it forked the init straight
+    // into the container's (one fork: the runtime returns to its namespace for its children).
+    let dir = b.path().to_path_buf();
+    for name in ["createRuntime", "poststart"] {
+        let script = format!(
+            "readlink /proc/self/ns/pid > {}/pidns-{name}",
+            dir.display()
+        );
+        b.config["hooks"][name]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"path": "/bin/sh", "args": ["sh", "-c", script]}));
+    }
     let o = b.run();
     assert!(o.status.success(), "{}", stderr(&o));
+    let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    for name in ["createRuntime", "poststart"] {
+        let seen = std::fs::read_to_string(b.path().join(format!("pidns-{name}"))).unwrap();
+        assert_eq!(seen.trim_end(), ours.to_str().unwrap(), "{name} hook");
+    }
     let start = std::fs::read_to_string(inner.join("start")).unwrap();
     assert!(start.starts_with("startContainer {"), "{start}");
     let env = |f: &str| std::fs::read_to_string(inner.join(f)).unwrap();

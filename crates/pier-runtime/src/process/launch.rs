@@ -9,6 +9,18 @@
 //!                  sends "Pid <child>" and exits
 //! ```
 //! The caller drives [`Launched::next_event`] until the body reports `Ready` (or an error / EOF).
+//!
+//! Without a user or time namespace (the common case: docker's, Kubernetes'), one fork does:
+//! ```text
+//! caller: unshare(NEWPID) or setns(pid namespace by path) — for its children only
+//!         ──fork──▶ child: pid 1 of the new pid namespace; non-dumpable; joins the cgroup;
+//!                          setns() the other namespaces given by path, unshares the new ones
+//!                          (cgroup last); runs the body
+//!         setns(its own pid namespace) again: its later children (hooks) stay in its namespace
+//! ```
+//! The helper exists for what needs an order across two processes: a new user namespace (its
+//! maps are written by the caller before the other namespaces are made inside it) and a time
+//! namespace (offsets are written before its first process enters it).
 
 use crate::cgroups::CgroupManager;
 use crate::error::{Context, Result, RuntimeError};
@@ -51,6 +63,9 @@ pub fn launch(
     cgroup: Option<&dyn CgroupManager>,
     body: &mut dyn FnMut(&Channel) -> Result<()>,
 ) -> Result<Launched> {
+    if one_fork(plan) {
+        return launch_direct(plan, cgroup, body);
+    }
     let (parent_end, child_end) = sync::pair()?;
     match sys::fork()? {
         Fork::Child => {
@@ -75,6 +90,121 @@ pub fn launch(
             })
         }
     }
+}
+
+/// Whether the child can be forked straight into its namespaces (see the module docs).
+fn one_fork(plan: &NamespacePlan) -> bool {
+    let time = namespaces::flag(LinuxNamespaceType::Time);
+    !plan.new_user
+        && plan.time_offsets.is_empty()
+        && !plan.unshare.contains(time)
+        && plan
+            .join
+            .iter()
+            .all(|(t, _)| !matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Time))
+}
+
+fn launch_direct(
+    plan: &NamespacePlan,
+    cgroup: Option<&dyn CgroupManager>,
+    body: &mut dyn FnMut(&Channel) -> Result<()>,
+) -> Result<Launched> {
+    let (parent_end, child_end) = sync::pair()?;
+    // Opened before the child joins any: after a mount namespace, the paths may be gone.
+    let mut files = Vec::new();
+    for (t, p) in &plan.join {
+        let f = std::fs::File::open(p).ctx(|| format!("open namespace {}", p.display()))?;
+        files.push((*t, p, f));
+    }
+    let pid_join = files.iter().find(|(t, _, _)| *t == LinuxNamespaceType::Pid);
+    let new_pid = plan.unshare.contains(CloneFlags::CLONE_NEWPID);
+    let own_pid_ns = if pid_join.is_some() || new_pid {
+        Some(std::fs::File::open("/proc/self/ns/pid").ctx(|| "open /proc/self/ns/pid".into())?)
+    } else {
+        None
+    };
+    if let Some((_, p, f)) = pid_join {
+        nix::sched::setns(f, CloneFlags::CLONE_NEWPID)
+            .ctx(|| format!("join pid namespace {}", p.display()))?;
+    } else if new_pid {
+        nix::sched::unshare(CloneFlags::CLONE_NEWPID).ctx(|| "unshare pid namespace".into())?;
+    }
+    let forked = sys::fork();
+    if let Ok(Fork::Child) = forked {
+        drop(parent_end);
+        drop(own_pid_ns);
+        let code = match direct_child(plan, cgroup, files, &child_end, body) {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = child_end.send(&Msg::Error { msg: e.to_string() });
+                1
+            }
+        };
+        sys::exit_now(code)
+    }
+    drop(child_end);
+    let restored = match &own_pid_ns {
+        Some(f) => nix::sched::setns(f, CloneFlags::CLONE_NEWPID)
+            .ctx(|| "return to the runtime's pid namespace".into()),
+        None => Ok(()),
+    };
+    let Fork::Parent(pid) = forked? else {
+        unreachable!("the child never gets here")
+    };
+    let mut launched = Launched {
+        channel: parent_end,
+        helper: 0,
+        pid: Some(pid),
+        plan_uid: Vec::new(),
+        plan_gid: Vec::new(),
+    };
+    if let Err(e) = restored {
+        launched.abort();
+        return Err(e);
+    }
+    Ok(launched)
+}
+
+/// The child of [`launch_direct`], already in its pid namespace.
+fn direct_child(
+    plan: &NamespacePlan,
+    cgroup: Option<&dyn CgroupManager>,
+    files: Vec<(LinuxNamespaceType, &PathBuf, std::fs::File)>,
+    ch: &Channel,
+    body: &mut dyn FnMut(&Channel) -> Result<()>,
+) -> Result<()> {
+    // As the helper: the container must not ptrace it nor open its /proc/<pid>/exe while it
+    // runs the runtime's code (CVE-2019-5736).
+    sys::set_dumpable(false)?;
+    if let Some(cpus) = &plan.initial_cpus {
+        super::sched::set_affinity(cpus)?;
+    }
+    crate::debug_log(&format!("affinity: {:#x}", super::sched::affinity_mask()));
+    if let Some(cg) = cgroup {
+        cg.add_task(0)?;
+    }
+    for (t, p, f) in &files {
+        if *t == LinuxNamespaceType::Pid {
+            continue;
+        }
+        nix::sched::setns(f, namespaces::flag(*t)).ctx(|| {
+            format!(
+                "join {} namespace {}",
+                namespaces::proc_name(*t),
+                p.display()
+            )
+        })?;
+    }
+    drop(files);
+    let rest = plan.unshare - CloneFlags::CLONE_NEWPID;
+    if !rest.is_empty() {
+        nix::sched::unshare(rest).ctx(|| format!("unshare namespaces {rest:?}"))?;
+    }
+    if plan.new_cgroup {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare cgroup namespace".into())?;
+    }
+    body(ch)
 }
 
 fn helper(
