@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side start latency of OCI runtimes on the same busybox bundle: `pier-runc run` vs
 # `runc run` (and `crun run` when crun is installed and accepts this host's cgroup setup), plus
-# the bare floor (unshare + chroot + exec of the same binary). Measures, never asserts a time.
+# the bare floor (unshare + chroot + exec of the same binary), with hyperfine; then pier-runc and
+# the floor again, interleaved run by run. Measures, never asserts a time.
 #
 #   bench/runtime.sh [runs]        (root; needs hyperfine and /usr/bin/busybox; builds pier-runc,
 #                                   static as installed and the workspace's dynamic one)
@@ -62,3 +63,20 @@ for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
 hyperfine -N -w 5 -r "$RUNS" --export-markdown "$WORK/result.md" "${args[@]}"
 echo
 cat "$WORK/result.md"
+
+# hyperfine runs all of one command's runs before the next's, so a host whose speed drifts in the
+# meantime moves the ratios. The same pier-runc builds and the floor again, interleaved run by run
+# (bench/interleave.c); runc stays out of it: the cgroup and RCU work it leaves behind would land
+# on whichever runs next.
+if command -v cc >/dev/null; then
+  cc -O2 -o "$WORK/interleave" bench/interleave.c
+  echo
+  echo "Interleaved, $RUNS rounds after 5 warm-up rounds:"
+  echo
+  "$WORK/interleave" "$RUNS" 5 \
+    ::: "pier-runc run (static)" $PIER --root "$STATE/pier-root" run --bundle "$WORK/pier" bench \
+    ::: "pier-runc run (dynamic)" $PIER_DYN --root "$STATE/pierdyn-root" run --bundle "$WORK/pierdyn" bench \
+    ::: "floor" "$(command -v unshare)" -m -p -f -u -i -n chroot "$WORK/pier/rootfs" /bin/true
+else
+  echo "no C compiler: the interleaved round is skipped"
+fi
