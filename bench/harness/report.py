@@ -73,8 +73,8 @@ none of it remains and says so in the section.
 - Each table gives min / median / max per engine and the ratio of medians, pier/docker (below 1 =
   pier is faster or smaller). "own CLI" rows compare `pier` → pierd with `docker` → dockerd; "docker
   CLI" rows drive both daemons with the same docker CLI, so only the daemons differ.
-- `runtime` compares the OCI runtimes alone, no daemon: `pier-runc run` — as installed (static
-  PIE, `scripts/build-static-runc`) and the workspace's dynamic build — and `runc run` of one
+- `runtime` compares the OCI runtimes alone, no daemon: `pier-runc run` — as installed (static,
+  `scripts/build-static-runc`) and the workspace's dynamic build — and `runc run` of one
   bundle (the busybox rootfs, `runc spec`'s config running `/bin/true`); a last row alternates the
   installed pier-runc with the bare floor, `unshare … chroot <rootfs> /bin/true`, and its ratio is
   pier-runc / floor. The pull note gives its floor too: the layer
