@@ -70,14 +70,7 @@ pub fn launch(
     match sys::fork()? {
         Fork::Child => {
             drop(parent_end);
-            let code = match helper(plan, cgroup, &child_end, body) {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = child_end.send(&Msg::Error { msg: e.to_string() });
-                    1
-                }
-            };
-            sys::exit_now(code)
+            exit_reporting(&child_end, helper(plan, cgroup, &child_end, body))
         }
         Fork::Parent(helper_pid) => {
             drop(child_end);
@@ -111,11 +104,7 @@ fn launch_direct(
 ) -> Result<Launched> {
     let (parent_end, child_end) = sync::pair()?;
     // Opened before the child joins any: after a mount namespace, the paths may be gone.
-    let mut files = Vec::new();
-    for (t, p) in &plan.join {
-        let f = std::fs::File::open(p).ctx(|| format!("open namespace {}", p.display()))?;
-        files.push((*t, p, f));
-    }
+    let files = open_namespaces(plan)?;
     let pid_join = files.iter().find(|(t, _, _)| *t == LinuxNamespaceType::Pid);
     let new_pid = plan.unshare.contains(CloneFlags::CLONE_NEWPID);
     let own_pid_ns = if pid_join.is_some() || new_pid {
@@ -133,14 +122,10 @@ fn launch_direct(
     if let Ok(Fork::Child) = forked {
         drop(parent_end);
         drop(own_pid_ns);
-        let code = match direct_child(plan, cgroup, files, &child_end, body) {
-            Ok(()) => 0,
-            Err(e) => {
-                let _ = child_end.send(&Msg::Error { msg: e.to_string() });
-                1
-            }
-        };
-        sys::exit_now(code)
+        exit_reporting(
+            &child_end,
+            direct_child(plan, cgroup, files, &child_end, body),
+        )
     }
     drop(child_end);
     let restored = match &own_pid_ns {
@@ -169,31 +154,13 @@ fn launch_direct(
 fn direct_child(
     plan: &NamespacePlan,
     cgroup: Option<&dyn CgroupManager>,
-    files: Vec<(LinuxNamespaceType, &PathBuf, std::fs::File)>,
+    files: Vec<NamespaceFile>,
     ch: &Channel,
     body: &mut dyn FnMut(&Channel) -> Result<()>,
 ) -> Result<()> {
-    // As the helper: the container must not ptrace it nor open its /proc/<pid>/exe while it
-    // runs the runtime's code (CVE-2019-5736).
-    sys::set_dumpable(false)?;
-    if let Some(cpus) = &plan.initial_cpus {
-        super::sched::set_affinity(cpus)?;
-    }
-    crate::debug_log(&format!("affinity: {:#x}", super::sched::affinity_mask()));
-    if let Some(cg) = cgroup {
-        cg.add_task(0)?;
-    }
-    for (t, p, f) in &files {
-        if *t == LinuxNamespaceType::Pid {
-            continue;
-        }
-        nix::sched::setns(f, namespaces::flag(*t)).ctx(|| {
-            format!(
-                "join {} namespace {}",
-                namespaces::proc_name(*t),
-                p.display()
-            )
-        })?;
+    enter_cgroup(plan, cgroup)?;
+    for ns in files.iter().filter(|ns| ns.0 != LinuxNamespaceType::Pid) {
+        join_namespace(ns)?;
     }
     drop(files);
     let rest = plan.unshare - CloneFlags::CLONE_NEWPID;
@@ -213,32 +180,13 @@ fn helper(
     ch: &Channel,
     body: &mut dyn FnMut(&Channel) -> Result<()>,
 ) -> Result<()> {
-    // Die with the caller while setting up; a non-dumpable process cannot be ptraced nor its
-    // /proc/<pid>/exe opened by the container (CVE-2019-5736 exposure while we run our binary
-    // inside its namespaces).
+    // Die with the caller while setting up.
     sys::set_parent_death_signal(libc::SIGKILL)?;
-    sys::set_dumpable(false)?;
-    if let Some(cpus) = &plan.initial_cpus {
-        super::sched::set_affinity(cpus)?;
-    }
-    crate::debug_log(&format!("affinity: {:#x}", super::sched::affinity_mask()));
-    if let Some(cg) = cgroup {
-        cg.add_task(0)?;
-    }
-    let mut files = Vec::new();
-    for (t, p) in &plan.join {
-        let f = std::fs::File::open(p).ctx(|| format!("open namespace {}", p.display()))?;
-        files.push((*t, p, f));
-    }
-    for (t, p, f) in &files {
-        nix::sched::setns(f, namespaces::flag(*t)).ctx(|| {
-            format!(
-                "join {} namespace {}",
-                namespaces::proc_name(*t),
-                p.display()
-            )
-        })?;
-        if *t == LinuxNamespaceType::User {
+    enter_cgroup(plan, cgroup)?;
+    let files = open_namespaces(plan)?;
+    for ns in &files {
+        join_namespace(ns)?;
+        if ns.0 == LinuxNamespaceType::User {
             become_root()?;
         }
     }
@@ -273,20 +221,63 @@ fn helper(
                 }
                 body(ch)
             })();
-            let code = match r {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = ch.send(&Msg::Error { msg: e.to_string() });
-                    1
-                }
-            };
-            sys::exit_now(code)
+            exit_reporting(ch, r)
         }
         Fork::Parent(pid) => {
             ch.send(&Msg::Pid { pid })?;
             Ok(())
         }
     }
+}
+
+/// First steps of the helper and of a directly forked child: non-dumpable, so that the container
+/// can neither ptrace it nor open its /proc/<pid>/exe while it runs the runtime's code inside the
+/// container's namespaces (CVE-2019-5736); `execCPUAffinity.initial`; then the cgroup.
+fn enter_cgroup(plan: &NamespacePlan, cgroup: Option<&dyn CgroupManager>) -> Result<()> {
+    sys::set_dumpable(false)?;
+    if let Some(cpus) = &plan.initial_cpus {
+        super::sched::set_affinity(cpus)?;
+    }
+    crate::debug_log(&format!("affinity: {:#x}", super::sched::affinity_mask()));
+    match cgroup {
+        Some(cg) => cg.add_task(0),
+        None => Ok(()),
+    }
+}
+
+type NamespaceFile<'a> = (LinuxNamespaceType, &'a PathBuf, std::fs::File);
+
+/// The namespaces to join, opened in join order.
+fn open_namespaces(plan: &NamespacePlan) -> Result<Vec<NamespaceFile<'_>>> {
+    plan.join
+        .iter()
+        .map(|(t, p)| {
+            let f = std::fs::File::open(p).ctx(|| format!("open namespace {}", p.display()))?;
+            Ok((*t, p, f))
+        })
+        .collect()
+}
+
+fn join_namespace((t, p, f): &NamespaceFile) -> Result<()> {
+    nix::sched::setns(f, namespaces::flag(*t)).ctx(|| {
+        format!(
+            "join {} namespace {}",
+            namespaces::proc_name(*t),
+            p.display()
+        )
+    })
+}
+
+/// Leave a forked child: 0, or 1 after reporting the error to the caller.
+fn exit_reporting(ch: &Channel, r: Result<()>) -> ! {
+    let code = match r {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = ch.send(&Msg::Error { msg: e.to_string() });
+            1
+        }
+    };
+    sys::exit_now(code)
 }
 
 fn become_root() -> Result<()> {

@@ -55,43 +55,7 @@ pub fn bytes_size(size: f64) -> String {
     format!("{}{}", go_g(s, 4), unit)
 }
 
-/// `units.HumanDuration` for a duration in seconds (may be fractional).
-pub fn human_duration(secs: f64) -> String {
-    let seconds = secs as i64;
-    if seconds < 1 {
-        return "Less than a second".into();
-    }
-    if seconds == 1 {
-        return "1 second".into();
-    }
-    if seconds < 60 {
-        return format!("{seconds} seconds");
-    }
-    let minutes = (secs / 60.0) as i64;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (secs / 3600.0 + 0.5) as i64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", (secs / 3600.0) as i64 / 24 / 365)
-}
+pub use pier_api::units::human_duration;
 
 /// "N ago" for a Unix timestamp, as docker's CreatedSince.
 pub fn since(unix: i64) -> String {
@@ -134,23 +98,5 @@ mod tests {
         assert_eq!(human_size(1_981_440.0), "1.981MB");
         assert_eq!(human_size(32.0), "32B");
         assert_eq!(bytes_size(1536.0), "1.5KiB");
-    }
-
-    #[test]
-    fn durations_like_go_units() {
-        assert_eq!(human_duration(0.4), "Less than a second");
-        assert_eq!(human_duration(1.0), "1 second");
-        assert_eq!(human_duration(59.0), "59 seconds");
-        assert_eq!(human_duration(60.0), "About a minute");
-        assert_eq!(human_duration(119.0), "About a minute");
-        assert_eq!(human_duration(120.0), "2 minutes");
-        assert_eq!(human_duration(3599.0), "59 minutes");
-        assert_eq!(human_duration(3600.0), "About an hour");
-        assert_eq!(human_duration(5400.0), "2 hours");
-        assert_eq!(human_duration(47.0 * 3600.0), "47 hours");
-        assert_eq!(human_duration(48.0 * 3600.0), "2 days");
-        assert_eq!(human_duration(14.0 * 86400.0), "2 weeks");
-        assert_eq!(human_duration(60.0 * 86400.0), "2 months");
-        assert_eq!(human_duration(800.0 * 86400.0), "2 years");
     }
 }
