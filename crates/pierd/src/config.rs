@@ -263,83 +263,36 @@ impl DaemonConfig {
                         unknown.join(", ")
                     )));
                 }
-                let mut conflicts = Vec::new();
-                let mut conflict = |key: &str, flag: String, given: bool| {
-                    if given && raw.contains_key(key) {
-                        conflicts.push(format!(
-                            "{key}: (from flag: {flag}, from file: {})",
-                            raw[key]
-                        ));
-                    }
-                };
-                conflict(
-                    "hosts",
-                    format!("{:?}", flags.hosts),
-                    !flags.hosts.is_empty(),
-                );
-                conflict(
-                    "data-root",
-                    format!("{:?}", flags.data_root),
-                    flags.data_root.is_some(),
-                );
-                conflict(
-                    "exec-root",
-                    format!("{:?}", flags.exec_root),
-                    flags.exec_root.is_some(),
-                );
-                conflict(
-                    "pidfile",
-                    format!("{:?}", flags.pidfile),
-                    flags.pidfile.is_some(),
-                );
-                conflict(
-                    "insecure-registries",
-                    format!("{:?}", flags.insecure_registries),
-                    !flags.insecure_registries.is_empty(),
-                );
-                conflict(
-                    "log-level",
-                    format!("{:?}", flags.log_level),
-                    flags.log_level.is_some(),
-                );
-                conflict("debug", "true".into(), flags.debug);
-                conflict(
-                    "runtimes",
-                    format!("{:?}", flags.add_runtimes),
-                    !flags.add_runtimes.is_empty(),
-                );
-                conflict(
-                    "bridge",
-                    format!("{:?}", flags.bridge),
-                    flags.bridge.is_some(),
-                );
-                conflict("bip", format!("{:?}", flags.bip), flags.bip.is_some());
-                conflict(
-                    "default-address-pools",
-                    format!("{:?}", flags.default_address_pools),
-                    !flags.default_address_pools.is_empty(),
-                );
-                conflict(
-                    "iptables",
-                    format!("{:?}", flags.iptables),
-                    flags.iptables.is_some(),
-                );
-                conflict(
-                    "firewall-backend",
-                    format!("{:?}", flags.firewall_backend),
-                    flags.firewall_backend.is_some(),
-                );
-                conflict(
-                    "ip-forward",
-                    format!("{:?}", flags.ip_forward),
-                    flags.ip_forward.is_some(),
-                );
-                conflict("mtu", format!("{:?}", flags.mtu), flags.mtu.is_some());
-                conflict(
-                    "userland-proxy",
-                    format!("{:?}", flags.userland_proxy),
-                    flags.userland_proxy.is_some(),
-                );
+                // Each daemon.json key a flag also sets: given both ways is an error.
+                let both: [(&str, &dyn FlagValue); 16] = [
+                    ("hosts", &flags.hosts),
+                    ("data-root", &flags.data_root),
+                    ("exec-root", &flags.exec_root),
+                    ("pidfile", &flags.pidfile),
+                    ("insecure-registries", &flags.insecure_registries),
+                    ("log-level", &flags.log_level),
+                    ("debug", &flags.debug),
+                    ("runtimes", &flags.add_runtimes),
+                    ("bridge", &flags.bridge),
+                    ("bip", &flags.bip),
+                    ("default-address-pools", &flags.default_address_pools),
+                    ("iptables", &flags.iptables),
+                    ("firewall-backend", &flags.firewall_backend),
+                    ("ip-forward", &flags.ip_forward),
+                    ("mtu", &flags.mtu),
+                    ("userland-proxy", &flags.userland_proxy),
+                ];
+                let conflicts: Vec<String> = both
+                    .iter()
+                    .filter(|(key, flag)| flag.given() && raw.contains_key(*key))
+                    .map(|(key, flag)| {
+                        format!(
+                            "{key}: (from flag: {}, from file: {})",
+                            flag.shown(),
+                            raw[*key]
+                        )
+                    })
+                    .collect();
                 if !conflicts.is_empty() {
                     return Err(file_err(format!(
                         "the following directives are specified both as a flag and in the configuration file: {}",
@@ -528,6 +481,40 @@ impl Listen {
         } else {
             Err(bad())
         }
+    }
+}
+
+/// A command-line flag's value for the flag-vs-file check: whether it was given, and how dockerd
+/// shows it in the error.
+trait FlagValue {
+    fn given(&self) -> bool;
+    fn shown(&self) -> String;
+}
+
+impl<T: std::fmt::Debug> FlagValue for Option<T> {
+    fn given(&self) -> bool {
+        self.is_some()
+    }
+    fn shown(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl<T: std::fmt::Debug> FlagValue for Vec<T> {
+    fn given(&self) -> bool {
+        !self.is_empty()
+    }
+    fn shown(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl FlagValue for bool {
+    fn given(&self) -> bool {
+        *self
+    }
+    fn shown(&self) -> String {
+        "true".into()
     }
 }
 

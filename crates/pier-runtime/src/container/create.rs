@@ -5,7 +5,6 @@ use crate::cgroups;
 use crate::error::{Context, Result, RuntimeError};
 use crate::process::init::{self, InitContext};
 use crate::process::launch::{self, Event, NamespacePlan};
-use crate::process::ProcessPlan;
 use crate::spec::{self, LoadedSpec};
 use crate::state::{check_id, ContainerState, EXEC_FIFO};
 use crate::sys;
@@ -128,23 +127,14 @@ pub fn create(mut opts: CreateOptions) -> Result<ContainerState> {
         ));
     }
     let linux = ls.spec.linux().as_ref().expect("validated");
-    let mut plan = ProcessPlan::new(
+    let mut plan = super::process_plan(
         process,
-        linux.seccomp().as_ref(),
-        Some(&crate::seccomp::cache_dir(&opts.root)),
+        linux,
+        &opts.root,
         opts.preserve_fds,
+        opts.console.as_ref(),
+        opts.stdio.as_ref(),
     )?;
-    // The runtime's own fds handed in (console socket, stdio) are not the caller's extra fds.
-    {
-        use std::os::fd::AsRawFd;
-        let own: Vec<i32> = opts
-            .console
-            .iter()
-            .map(|f| f.as_raw_fd())
-            .chain(opts.stdio.iter().flatten().map(|f| f.as_raw_fd()))
-            .collect();
-        plan.preserved.retain(|fd| !own.contains(fd));
-    }
     plan.container_settings(linux)?;
     let ns_plan = namespace_plan(&ls)?;
 

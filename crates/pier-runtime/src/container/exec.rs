@@ -6,7 +6,6 @@
 
 use crate::error::{Context, Result, RuntimeError};
 use crate::process::launch::{self, Event, NamespacePlan};
-use crate::process::ProcessPlan;
 use crate::state::{ContainerState, Status};
 use crate::sync::Msg;
 use nix::sched::CloneFlags;
@@ -54,23 +53,14 @@ pub fn exec(mut opts: ExecOptions) -> Result<i32> {
         }
     }
     let linux = st.config.linux().clone().unwrap_or_default();
-    let mut plan = ProcessPlan::new(
+    let mut plan = super::process_plan(
         &opts.process,
-        linux.seccomp().as_ref(),
-        Some(&crate::seccomp::cache_dir(&opts.root)),
+        &linux,
+        &opts.root,
         opts.preserve_fds,
+        opts.console.as_ref(),
+        opts.stdio.as_ref(),
     )?;
-    // The runtime's own fds handed in (console socket, stdio) are not the caller's extra fds.
-    {
-        use std::os::fd::AsRawFd;
-        let own: Vec<i32> = opts
-            .console
-            .iter()
-            .map(|f| f.as_raw_fd())
-            .chain(opts.stdio.iter().flatten().map(|f| f.as_raw_fd()))
-            .collect();
-        plan.preserved.retain(|fd| !own.contains(fd));
-    }
     if plan.terminal && opts.console.is_none() {
         return Err(RuntimeError::InvalidConfig(
             "cannot allocate tty if runc will detach without setting console socket".into(),

@@ -18,6 +18,33 @@ pub use ops::{list, pause, ps_pids, resume, state, stats};
 pub use start::{start, start_state};
 
 use crate::error::{Context, Result};
+use crate::process::ProcessPlan;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// The plan of a container process (init or exec'd) whose extra fds (`--preserve-fds`) do not
+/// count the runtime's own fds handed in with it: the console socket and the stdio.
+fn process_plan(
+    process: &oci_spec::runtime::Process,
+    linux: &oci_spec::runtime::Linux,
+    root: &std::path::Path,
+    preserve_fds: u32,
+    console: Option<&OwnedFd>,
+    stdio: Option<&[OwnedFd; 3]>,
+) -> Result<ProcessPlan> {
+    let mut plan = ProcessPlan::new(
+        process,
+        linux.seccomp().as_ref(),
+        Some(&crate::seccomp::cache_dir(root)),
+        preserve_fds,
+    )?;
+    let own: Vec<i32> = console
+        .into_iter()
+        .chain(stdio.into_iter().flatten())
+        .map(|f| f.as_raw_fd())
+        .collect();
+    plan.preserved.retain(|fd| !own.contains(fd));
+    Ok(plan)
+}
 
 /// Wait for a child process (the caller must be its parent or subreaper) and return its exit
 /// code as a shell reports it (128+signal when killed). EINTR is retried.

@@ -8,7 +8,7 @@
 
 use super::super::Ctx;
 use super::create::{build_body, create_container, ContainerOpts};
-use crate::client::{empty, q};
+use crate::client::{empty, p, q};
 use crate::error::{CliError, Result};
 use crate::stream;
 use http::Method;
@@ -118,14 +118,7 @@ async fn run_inner(ctx: &mut Ctx, args: Args) -> Result<()> {
     body["HostConfig"]["AutoRemove"] = serde_json::json!(args.rm);
     let id = create_container(ctx, o, &body).await?;
     if args.detach {
-        ctx.client
-            .request(
-                Method::POST,
-                &format!("/containers/{id}/start"),
-                &[],
-                empty(),
-            )
-            .await?;
+        start_container(ctx, &id).await?;
         println!("{id}");
         return Ok(());
     }
@@ -133,45 +126,16 @@ async fn run_inner(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (a_in, a_out, a_err) = (att("AttachStdin"), att("AttachStdout"), att("AttachStderr"));
     let mut conn = None;
     if a_in || a_out || a_err {
-        let mut query = format!(
-            "stream=1&stdin={}&stdout={}&stderr={}",
-            a_in as u8, a_out as u8, a_err as u8
-        );
-        if let Some(k) = &args.detach_keys {
-            query.push_str(&format!("&detachKeys={}", q(k)));
-        }
-        conn = Some(
-            ctx.client
-                .hijack(&format!("/containers/{id}/attach?{query}"), None)
-                .await?,
-        );
+        conn = Some(attach_streams(ctx, &id, [a_in, a_out, a_err], &args.detach_keys).await?);
     }
     let condition = if args.rm { "removed" } else { "next-exit" };
-    let wait_resp = ctx
-        .client
-        .request(
-            Method::POST,
-            &format!("/containers/{id}/wait?condition={condition}"),
-            &[],
-            empty(),
-        )
-        .await?;
-    let waiter = tokio::spawn(async move { crate::client::read_body(wait_resp).await });
+    let waiter = register_wait(ctx, &id, condition).await?;
     let raw = if o.tty && a_in {
         stream::RawMode::enable(0)
     } else {
         None
     };
-    if let Err(e) = ctx
-        .client
-        .request(
-            Method::POST,
-            &format!("/containers/{id}/start"),
-            &[],
-            empty(),
-        )
-        .await
-    {
+    if let Err(e) = start_container(ctx, &id).await {
         drop(raw);
         if args.rm {
             let _ = waiter.await;
@@ -239,6 +203,57 @@ pub fn signal_proxy() -> tokio::sync::mpsc::Receiver<i32> {
 }
 
 /// The `StatusCode` of a wait response (an `Error.Message` in it is an error, as docker reports).
+/// `POST /containers/{id}/start`.
+pub async fn start_container(ctx: &mut Ctx, id: &str) -> Result<()> {
+    ctx.client
+        .request(
+            Method::POST,
+            &format!("/containers/{}/start", p(id)),
+            &[],
+            empty(),
+        )
+        .await
+        .map(drop)
+}
+
+/// Hijack the container's streams (`[stdin, stdout, stderr]`) as docker's attach does.
+pub async fn attach_streams(
+    ctx: &mut Ctx,
+    id: &str,
+    [stdin, stdout, stderr]: [bool; 3],
+    detach_keys: &Option<String>,
+) -> Result<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>> {
+    let mut query = format!(
+        "stream=1&stdin={}&stdout={}&stderr={}",
+        stdin as u8, stdout as u8, stderr as u8
+    );
+    if let Some(k) = detach_keys {
+        query.push_str(&format!("&detachKeys={}", q(k)));
+    }
+    ctx.client
+        .hijack(&format!("/containers/{id}/attach?{query}"), None)
+        .await
+}
+
+/// Register the wait for the container's exit before it starts (docker's order, so a quick exit
+/// is not missed); its answer is read in the background.
+pub async fn register_wait(
+    ctx: &mut Ctx,
+    id: &str,
+    condition: &str,
+) -> Result<tokio::task::JoinHandle<Result<bytes::Bytes>>> {
+    let resp = ctx
+        .client
+        .request(
+            Method::POST,
+            &format!("/containers/{id}/wait?condition={condition}"),
+            &[],
+            empty(),
+        )
+        .await?;
+    Ok(tokio::spawn(crate::client::read_body(resp)))
+}
+
 pub fn wait_status(body: bytes::Bytes) -> Result<i32> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]

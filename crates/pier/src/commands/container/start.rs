@@ -5,10 +5,9 @@
 //! (`--no-stdin`, `--sig-proxy`, `--detach-keys`) and exits with its status when it stops.
 
 use super::super::Ctx;
-use crate::client::{empty, p, q};
+use crate::client::p;
 use crate::error::{CliError, Result};
 use crate::stream;
-use http::Method;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -77,41 +76,16 @@ async fn session(
         Some(k) => super::opts::detach_keys(k)?,
         None => stream::DEFAULT_DETACH.to_vec(),
     };
-    let mut query = format!("stream=1&stdin={}&stdout=1&stderr=1", stdin as u8);
-    if let Some(k) = detach_keys {
-        query.push_str(&format!("&detachKeys={}", q(k)));
-    }
     let id = info.id.clone();
-    let conn = ctx
-        .client
-        .hijack(&format!("/containers/{id}/attach?{query}"), None)
-        .await?;
-    let wait_resp = ctx
-        .client
-        .request(
-            Method::POST,
-            &format!("/containers/{id}/wait?condition=next-exit"),
-            &[],
-            empty(),
-        )
-        .await?;
-    let waiter = tokio::spawn(async move { crate::client::read_body(wait_resp).await });
+    let conn = super::run::attach_streams(ctx, &id, [stdin, true, true], detach_keys).await?;
+    let waiter = super::run::register_wait(ctx, &id, "next-exit").await?;
     let raw = if info.tty && stdin {
         stream::RawMode::enable(0)
     } else {
         None
     };
     if start {
-        if let Err(e) = ctx
-            .client
-            .request(
-                Method::POST,
-                &format!("/containers/{id}/start"),
-                &[],
-                empty(),
-            )
-            .await
-        {
+        if let Err(e) = super::run::start_container(ctx, &id).await {
             drop(raw);
             return Err(e);
         }
@@ -163,16 +137,7 @@ pub async fn run(ctx: &mut Ctx, a: Args) -> Result<()> {
     }
     let mut failed = Vec::new();
     for n in &a.containers {
-        match ctx
-            .client
-            .request(
-                Method::POST,
-                &format!("/containers/{}/start", p(n)),
-                &[],
-                empty(),
-            )
-            .await
-        {
+        match super::run::start_container(ctx, n).await {
             Ok(_) => println!("{n}"),
             Err(e) => {
                 eprintln!("{e}");
