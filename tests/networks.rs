@@ -742,6 +742,15 @@ fn legacy_links_on_the_default_bridge_are_hosts_entries() {
         inspect(&env, "blinker")["HostConfig"]["Links"],
         serde_json::json!(["/bsrv:/blinker/bdb"])
     );
+    // The link is a second name of its target (docker's registerLinks): `ps` lists it with
+    // --no-trunc, and shows the target's own name alone by default.
+    let names = |extra: &[&str]| {
+        let mut args = vec!["ps", "--filter", "name=^bsrv$", "--format", "{{.Names}}"];
+        args.extend_from_slice(extra);
+        docker(d, &args).stdout.trim().to_string()
+    };
+    assert_eq!(names(&["--no-trunc"]), "blinker/bdb,bsrv");
+    assert_eq!(names(&[]), "bsrv");
     // docker's errors: a target that does not exist (create), one not on the default bridge and
     // one not running (start).
     let r = docker(d, &["run", "--rm", "--link", "nope:x", "busybox", "true"]);

@@ -625,6 +625,14 @@ impl Engine {
         };
         let mut all = all;
         all.sort_by(|a, b| b.created.cmp(&a.created));
+        // A legacy link gives its target a second name, `/<linker>/<alias>` (docker's
+        // registerLinks); `ps` lists it among the target's names.
+        let mut link_names: HashMap<String, Vec<String>> = HashMap::new();
+        for rec in &all {
+            for (target, name) in self.net_link_names(rec) {
+                link_names.entry(target).or_default().push(name);
+            }
+        }
         let f = &opts.filters;
         let created_of =
             |name: &str| -> Result<String> { Ok(self.container(name)?.rec().created.clone()) };
@@ -712,7 +720,11 @@ impl Engine {
                     continue;
                 }
             }
-            out.push(self.summary(&rec, opts.size));
+            let mut names = link_names.remove(&rec.id).unwrap_or_default();
+            names.push(rec.name.clone());
+            // In name order, as docker's name index lists them.
+            names.sort();
+            out.push(self.summary(&rec, names, opts.size));
             if opts.limit.is_some_and(|l| l > 0 && out.len() >= l) {
                 break;
             }
@@ -720,7 +732,7 @@ impl Engine {
         Ok(out)
     }
 
-    fn summary(&self, rec: &Record, size: bool) -> Value {
+    fn summary(&self, rec: &Record, names: Vec<String>, size: bool) -> Value {
         let mut command = shell_join(&rec.path);
         for a in &rec.args {
             command.push(' ');
@@ -734,7 +746,7 @@ impl Engine {
         let (ports, net_settings) = self.net_summary(rec);
         let mut v = json!({
             "Id": rec.id,
-            "Names": [rec.name],
+            "Names": names,
             "Image": rec.config["Image"],
             "ImageID": rec.image,
             "Command": command,

@@ -244,6 +244,22 @@ impl Engine {
         }
     }
 
+    /// The names `rec`'s legacy links give their targets: (target id, `/<rec's name>/<alias>`),
+    /// for the targets that exist; none on a user network, where links are DNS aliases.
+    pub(crate) fn net_link_names(&self, rec: &Record) -> Vec<(String, String)> {
+        if user_defined_mode(&rec.host_config) {
+            return Vec::new();
+        }
+        let me = rec.name.trim_start_matches('/');
+        legacy_links(&rec.host_config)
+            .into_iter()
+            .filter_map(|(target, alias)| {
+                let id = self.container(&target).ok()?.rec().id.clone();
+                Some((id, format!("/{me}/{alias}")))
+            })
+            .collect()
+    }
+
     /// docker's `registerLinks` at create: on the default bridge (not a user network, where links
     /// are DNS aliases and a missing target is allowed) every link names an existing container
     /// that does not use the host's network.
