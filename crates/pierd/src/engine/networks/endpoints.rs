@@ -221,21 +221,29 @@ impl Engine {
         Some((c, ip))
     }
 
-    /// `HostConfig.Links` as docker's inspect shows it: the legacy links whose target exists, as
-    /// `/target:/container/alias`; null on a user network (its links are endpoint aliases, shown
-    /// in `NetworkSettings.Networks.<net>.Links`).
-    pub(crate) fn net_inspect_links(&self, rec: &Record) -> Value {
-        let hc = &rec.host_config;
-        if user_defined_mode(hc) {
-            return Value::Null;
+    /// `rec`'s legacy links whose target exists: the target — the owner of its network namespace,
+    /// `container:<x>` followed, as docker's `registerLinks` — and the link's name,
+    /// `/<rec's name>/<alias>`; none on a user network (its links are endpoint aliases, shown in
+    /// `NetworkSettings.Networks.<net>.Links`).
+    fn net_legacy_link_targets(&self, rec: &Record) -> Vec<(Arc<Ctr>, String)> {
+        if user_defined_mode(&rec.host_config) {
+            return Vec::new();
         }
         let me = rec.name.trim_start_matches('/');
-        let links: Vec<String> = legacy_links(hc)
+        legacy_links(&rec.host_config)
             .into_iter()
             .filter_map(|(target, alias)| {
-                let name = self.net_owner(&target).ok()?.rec().name.clone();
-                Some(format!("{name}:/{me}/{alias}"))
+                Some((self.net_owner(&target).ok()?, format!("/{me}/{alias}")))
             })
+            .collect()
+    }
+
+    /// `HostConfig.Links` as docker's inspect shows it: `/target:/container/alias`, or null.
+    pub(crate) fn net_inspect_links(&self, rec: &Record) -> Value {
+        let links: Vec<String> = self
+            .net_legacy_link_targets(rec)
+            .into_iter()
+            .map(|(c, link)| format!("{}:{link}", c.rec().name))
             .collect();
         if links.is_empty() {
             Value::Null
@@ -244,19 +252,11 @@ impl Engine {
         }
     }
 
-    /// The names `rec`'s legacy links give their targets: (target id, `/<rec's name>/<alias>`),
-    /// for the targets that exist; none on a user network, where links are DNS aliases.
+    /// The second names `rec`'s legacy links give their targets: (target id, link name).
     pub(crate) fn net_link_names(&self, rec: &Record) -> Vec<(String, String)> {
-        if user_defined_mode(&rec.host_config) {
-            return Vec::new();
-        }
-        let me = rec.name.trim_start_matches('/');
-        legacy_links(&rec.host_config)
+        self.net_legacy_link_targets(rec)
             .into_iter()
-            .filter_map(|(target, alias)| {
-                let id = self.container(&target).ok()?.rec().id.clone();
-                Some((id, format!("/{me}/{alias}")))
-            })
+            .map(|(c, link)| (c.rec().id.clone(), link))
             .collect()
     }
 
